@@ -1,0 +1,83 @@
+//! Formatting of weather values for display.
+
+use proto::weather::v1::Sky;
+
+/// `HH:MM:SS` at a UTC offset, from Unix seconds.
+pub fn clock(unix_seconds: i64, utc_offset_seconds: i32) -> String {
+    let seconds = (unix_seconds + i64::from(utc_offset_seconds)).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+/// `UTC+2`, `UTC−3:30`, `UTC`.
+pub fn utc_offset(seconds: i32) -> String {
+    if seconds == 0 {
+        return "UTC".into();
+    }
+    let sign = if seconds > 0 { '+' } else { '−' };
+    let minutes = seconds.unsigned_abs() / 60;
+    match minutes % 60 {
+        0 => format!("UTC{sign}{}", minutes / 60),
+        rest => format!("UTC{sign}{}:{rest:02}", minutes / 60),
+    }
+}
+
+/// Label and icon of a sky condition; night gets a moon instead of the sun.
+pub fn sky(sky: Sky, is_day: bool) -> (&'static str, &'static str) {
+    match sky {
+        Sky::Clear if is_day => ("Clear", "☀️"),
+        Sky::Clear => ("Clear", "🌙"),
+        Sky::PartlyCloudy if is_day => ("Partly cloudy", "⛅"),
+        Sky::PartlyCloudy => ("Partly cloudy", "☁️"),
+        Sky::Cloudy => ("Cloudy", "☁️"),
+        Sky::Fog => ("Fog", "🌫️"),
+        Sky::Drizzle => ("Drizzle", "🌦️"),
+        Sky::Rain => ("Rain", "🌧️"),
+        Sky::Thunderstorm => ("Thunderstorm", "⛈️"),
+        Sky::Snow => ("Snow", "🌨️"),
+        Sky::Unspecified => ("Unknown", "❔"),
+    }
+}
+
+/// The 16-point compass direction the wind comes from.
+pub fn compass(degrees: u32) -> &'static str {
+    const POINTS: [&str; 16] = [
+        "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
+        "NW", "NNW",
+    ];
+    POINTS[((degrees % 360) as usize * 2 + 22) / 45 % 16]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_applies_the_offset_and_wraps_days() {
+        assert_eq!(clock(0, 0), "00:00:00");
+        assert_eq!(clock(3_661, 3_600), "02:01:01");
+        assert_eq!(clock(60, -3_600), "23:01:00");
+    }
+
+    #[test]
+    fn offsets_read_like_a_clock() {
+        assert_eq!(utc_offset(0), "UTC");
+        assert_eq!(utc_offset(7_200), "UTC+2");
+        assert_eq!(utc_offset(19_800), "UTC+5:30");
+        assert_eq!(utc_offset(-12_600), "UTC−3:30");
+    }
+
+    #[test]
+    fn compass_points() {
+        assert_eq!(compass(0), "N");
+        assert_eq!(compass(11), "N");
+        assert_eq!(compass(12), "NNE");
+        assert_eq!(compass(90), "E");
+        assert_eq!(compass(225), "SW");
+        assert_eq!(compass(359), "N");
+    }
+}

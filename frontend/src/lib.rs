@@ -1,0 +1,43 @@
+//! The web app: a Leptos client-side app whose every call goes through the stubs generated
+//! from `proto/`, over gRPC-Web (tonic-web-wasm-client).
+
+mod api;
+mod components;
+mod format;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{A, Route, Router, Routes},
+    path,
+};
+
+use crate::pages::{GreeterPage, NotFound, WeatherPage};
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="logo" aria-hidden="true"></span>
+                    "gRPC in the browser"
+                </a>
+                <nav>
+                    <A href="/" exact=true>"Greeter"</A>
+                    <A href="/weather">"Weather"</A>
+                </nav>
+            </header>
+            <main class="container">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=GreeterPage />
+                    <Route path=path!("/weather") view=WeatherPage />
+                </Routes>
+            </main>
+            <footer class="footer">
+                "Rust all the way: tonic + tonic-web on the server, Leptos and "
+                "tonic-web-wasm-client in the browser, one .proto contract between them."
+            </footer>
+        </Router>
+    }
+}

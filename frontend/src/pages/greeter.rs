@@ -1,0 +1,204 @@
+//! The Greeter page: SayHello (unary) and SayHelloStream (server streaming, stoppable).
+
+use futures_util::future::{AbortHandle, Abortable};
+use leptos::{prelude::*, task::spawn_local};
+use proto::greeter::{HelloRequest, HelloStreamRequest};
+
+use crate::{
+    api::{self, CallError},
+    components::{ErrorBanner, Spinner},
+};
+
+#[component]
+pub fn GreeterPage() -> impl IntoView {
+    view! {
+        <h1>"Greeter"</h1>
+        <p class="lead">
+            "The seeds' first service, called from this page over gRPC-Web through the client "
+            "generated from " <code>"proto/greeter.proto"</code> "."
+        </p>
+        <SayHello />
+        <GreetingStream />
+    }
+}
+
+#[component]
+fn SayHello() -> impl IntoView {
+    let name = RwSignal::new(String::from("World"));
+    let pending = RwSignal::new(false);
+    let reply = RwSignal::new(None::<Result<String, CallError>>);
+
+    let send = move || {
+        pending.set(true);
+        let request = HelloRequest {
+            name: name.get_untracked(),
+        };
+        spawn_local(async move {
+            let result = api::greeter()
+                .say_hello(request)
+                .await
+                .map(|response| response.into_inner().message)
+                .map_err(CallError::from);
+            reply.set(Some(result));
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="card">
+            <h2>"SayHello " <span class="badge">"unary"</span></h2>
+            <form class="row" on:submit=move |event| {
+                event.prevent_default();
+                send();
+            }>
+                <label class="field grow">
+                    <span>"Name"</span>
+                    <input id="hello-name" type="text" autocomplete="off" bind:value=name />
+                </label>
+                <button id="hello-send" type="submit" disabled=move || pending.get()>
+                    "Say hello"
+                </button>
+            </form>
+            <div class="result" aria-live="polite">
+                {move || match reply.get() {
+                    _ if pending.get() => view! { <Spinner label="Calling…" /> }.into_any(),
+                    None => view! { <p class="muted">"The reply appears here."</p> }.into_any(),
+                    Some(Ok(message)) => view! { <p id="hello-reply" class="reply">{message}</p> }.into_any(),
+                    Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// Where a greeting stream is in its life.
+#[derive(Debug, Clone, PartialEq)]
+enum StreamState {
+    Idle,
+    Connecting,
+    Streaming,
+    Finished,
+    Stopped,
+    Failed(CallError),
+}
+
+#[component]
+fn GreetingStream() -> impl IntoView {
+    let name = RwSignal::new(String::from("World"));
+    let count = RwSignal::new(String::from("5"));
+    let interval_ms = RwSignal::new(String::from("500"));
+    let replies = RwSignal::new(Vec::<String>::new());
+    let state = RwSignal::new(StreamState::Idle);
+    // Aborting drops the response stream, which aborts the fetch: the server sees the
+    // call cancelled and stops sending.
+    let running = StoredValue::new(None::<AbortHandle>);
+
+    let stop = move || {
+        if let Some(handle) = running.write_value().take() {
+            handle.abort();
+            state.set(StreamState::Stopped);
+        }
+    };
+    on_cleanup(move || {
+        if let Some(handle) = running.write_value().take() {
+            handle.abort();
+        }
+    });
+
+    let start = move || {
+        stop();
+        replies.set(Vec::new());
+        let request = match parse_request(
+            name.get_untracked(),
+            &count.get_untracked(),
+            &interval_ms.get_untracked(),
+        ) {
+            Ok(request) => request,
+            Err(error) => {
+                state.set(StreamState::Failed(error));
+                return;
+            }
+        };
+        state.set(StreamState::Connecting);
+        let (handle, registration) = AbortHandle::new_pair();
+        running.set_value(Some(handle));
+        spawn_local(async move {
+            let call = async move {
+                let mut stream = api::greeter().say_hello_stream(request).await?.into_inner();
+                state.set(StreamState::Streaming);
+                while let Some(reply) = stream.message().await? {
+                    replies.update(|replies| replies.push(reply.message));
+                }
+                Ok::<_, tonic::Status>(())
+            };
+            if let Ok(result) = Abortable::new(call, registration).await {
+                running.set_value(None);
+                state.set(match result {
+                    Ok(()) => StreamState::Finished,
+                    Err(status) => StreamState::Failed(status.into()),
+                });
+            }
+        });
+    };
+
+    let busy = move || matches!(state.get(), StreamState::Connecting | StreamState::Streaming);
+
+    view! {
+        <section class="card">
+            <h2>"SayHelloStream " <span class="badge">"server streaming"</span></h2>
+            <form class="row" on:submit=move |event| {
+                event.prevent_default();
+                start();
+            }>
+                <label class="field grow">
+                    <span>"Name"</span>
+                    <input id="stream-name" type="text" autocomplete="off" bind:value=name />
+                </label>
+                <label class="field narrow">
+                    <span>"Count (1–100)"</span>
+                    <input id="stream-count" type="number" min="1" max="100" bind:value=count />
+                </label>
+                <label class="field narrow">
+                    <span>"Interval, ms"</span>
+                    <input id="stream-interval" type="number" min="0" max="10000" step="100" bind:value=interval_ms />
+                </label>
+                <button id="stream-start" type="submit" disabled=busy>"Start"</button>
+                <button id="stream-stop" type="button" class="secondary" disabled=move || !busy()
+                    on:click=move |_| stop()>"Stop"</button>
+            </form>
+            <p id="stream-status" class="status">
+                {move || match state.get() {
+                    StreamState::Idle => view! { <span class="muted">"Not started."</span> }.into_any(),
+                    StreamState::Connecting => view! { <Spinner label="Connecting…" /> }.into_any(),
+                    StreamState::Streaming => view! {
+                        <Spinner label=format!("Receiving… {} so far", replies.read().len()) />
+                    }.into_any(),
+                    StreamState::Finished => format!("Finished: {} greetings.", replies.read().len()).into_any(),
+                    StreamState::Stopped => format!("Stopped after {} greetings.", replies.read().len()).into_any(),
+                    StreamState::Failed(error) => view! { <ErrorBanner error /> }.into_any(),
+                }}
+            </p>
+            <ol id="stream-replies" class="replies" aria-live="polite">
+                <For each=move || replies.get().into_iter().enumerate() key=|(index, _)| *index let((_, reply))>
+                    <li>{reply}</li>
+                </For>
+            </ol>
+        </section>
+    }
+}
+
+/// Turns the form's text into a request. Only the number format is checked here; the
+/// bounds are the server's to enforce, and its INVALID_ARGUMENT shows as any error does.
+fn parse_request(name: String, count: &str, interval_ms: &str) -> Result<HelloStreamRequest, CallError> {
+    let number = |field: &str, text: &str| {
+        text.trim().parse::<u32>().map_err(|_| CallError {
+            code: tonic::Code::InvalidArgument,
+            message: format!("{field}: enter a whole number, not '{text}'"),
+        })
+    };
+    Ok(HelloStreamRequest {
+        name,
+        count: number("count", count)?,
+        interval_ms: number("interval_ms", interval_ms)?,
+    })
+}

@@ -1,0 +1,27 @@
+//! Compiles the .proto files with protox (pure Rust, no system `protoc`) and generates code
+//! for what the enabled features need: clients always, servers with `server`, `connect()`
+//! with `transport`.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message as _;
+
+const PROTOS: &[&str] = &["greeter.proto", "my_service.proto", "weather/v1/weather.proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    for proto in PROTOS {
+        println!("cargo:rerun-if-changed={}", root.join(proto).display());
+    }
+
+    let descriptors = protox::compile(PROTOS, [&root])?;
+    fs::write(out_dir.join("descriptor.bin"), descriptors.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(env::var_os("CARGO_FEATURE_SERVER").is_some())
+        .build_transport(env::var_os("CARGO_FEATURE_TRANSPORT").is_some())
+        .compile_fds(descriptors)?;
+    Ok(())
+}

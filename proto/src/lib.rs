@@ -1,0 +1,28 @@
+//! Generated gRPC code for the project's `.proto` files, one module per protobuf package.
+//!
+//! The server enables the `server` feature; native clients enable `transport`; the browser
+//! enables neither and gets plain clients generic over any tonic transport.
+
+// Generated code is not ours to lint.
+#![allow(missing_debug_implementations, unreachable_pub, clippy::all)]
+
+/// The seeds' Greeter. It has no protobuf package, so it lives at the crate root on the wire
+/// (`/Greeter/SayHello`) and in this module here.
+pub mod greeter {
+    tonic::include_proto!("_");
+}
+
+/// The seeds' `demo.MyService`.
+pub mod demo {
+    tonic::include_proto!("demo");
+}
+
+pub mod weather {
+    pub mod v1 {
+        tonic::include_proto!("weather.v1");
+    }
+}
+
+/// Every file's descriptors, encoded: what gRPC server reflection serves.
+#[cfg(feature = "server")]
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

@@ -1,0 +1,169 @@
+//! The application: every service, the web layers around them, and serving them on one
+//! listener until a shutdown signal, then draining.
+
+use std::{future::Future, io, sync::Arc, time::Duration};
+
+use axum::Router;
+use http::{HeaderName, Method, header};
+use proto::{
+    demo::my_service_server::MyServiceServer, greeter::greeter_server::GreeterServer,
+    weather::v1::weather_service_server::WeatherServiceServer,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_web::GrpcWebLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{
+    config::{Config, CorsOrigin},
+    services::{GreeterService, PredictService, WeatherService},
+    static_files,
+    weather::{Catalog, LiveHub},
+};
+
+/// Names the health service reports on, besides the whole server ("").
+const SERVICE_NAMES: &[&str] = &["Greeter", "demo.MyService", "weather.v1.WeatherService"];
+
+/// A built application, ready to serve on a listener.
+#[derive(Debug)]
+pub struct App {
+    router: Router,
+    hub: LiveHub,
+    health: HealthReporter,
+    shutdown: CancellationToken,
+    grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+impl App {
+    pub fn build(config: &Config) -> Result<Self, BuildError> {
+        let shutdown = CancellationToken::new();
+        let catalog = Arc::new(Catalog::embedded());
+        let hub = LiveHub::new(config.live_interval);
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+
+        let grpc = Routes::new(GreeterServer::new(GreeterService::new(shutdown.clone())))
+            .add_service(MyServiceServer::new(PredictService))
+            .add_service(WeatherServiceServer::new(WeatherService::new(
+                catalog,
+                hub.clone(),
+                shutdown.clone(),
+            )))
+            .add_service(health_service)
+            .add_service(reflection)
+            .into_axum_router()
+            // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
+            // that is not gRPC-Web, which would break the static files.
+            .layer(GrpcWebLayer::new());
+
+        let mut router = grpc.fallback(static_files::fallback(config.static_dir.as_deref()));
+        if let Some(cors) = cors_layer(&config.cors_origins) {
+            // Outermost, so preflight OPTIONS requests are answered before anything else.
+            router = router.layer(cors);
+        }
+
+        Ok(Self {
+            router,
+            hub,
+            health,
+            shutdown,
+            grace: config.shutdown_grace,
+        })
+    }
+
+    /// The live-update hub, to observe from tests.
+    pub fn live_hub(&self) -> &LiveHub {
+        &self.hub
+    }
+
+    /// Serves until `signal` resolves, then drains: health turns NOT_SERVING, no new
+    /// connections are accepted, unary calls finish, open streams end with UNAVAILABLE. After
+    /// the grace period whatever still runs is abandoned.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let Self {
+            router,
+            health,
+            shutdown,
+            grace,
+            ..
+        } = self;
+        for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+            health.set_service_status(name, ServingStatus::Serving).await;
+        }
+
+        let drain = {
+            let shutdown = shutdown.clone();
+            async move {
+                signal.await;
+                tracing::info!("shutting down: finishing running calls, ending open streams");
+                for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+                    health
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                shutdown.cancel();
+            }
+        };
+        let server = axum::serve(listener, router).with_graceful_shutdown(drain);
+
+        tokio::select! {
+            result = server.into_future() => result,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "grace period over: exiting with calls still running");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// CORS for cross-origin gRPC-Web callers, or `None` (same origin only) when no origin is
+/// allowed.
+fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.contains(&CorsOrigin::Any) {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| match origin {
+            CorsOrigin::Exact(value) => Some(value.clone()),
+            CorsOrigin::Any => None,
+        }))
+    };
+    let name = HeaderName::from_static;
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            // What gRPC-Web clients send: the framing and deadline headers.
+            .allow_headers([
+                header::CONTENT_TYPE,
+                name("x-grpc-web"),
+                name("x-user-agent"),
+                name("grpc-timeout"),
+            ])
+            // Trailers-only responses carry the status in headers; without exposing them the
+            // browser hides the error from the page.
+            .expose_headers([
+                name("grpc-status"),
+                name("grpc-message"),
+                name("grpc-status-details-bin"),
+            ])
+            .max_age(Duration::from_secs(24 * 3600)),
+    )
+}

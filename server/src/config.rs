@@ -1,0 +1,156 @@
+//! Server configuration: typed, with defaults, from flags or environment variables, and
+//! validated at start so a bad value fails with a message that names the expected format.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use http::HeaderValue;
+
+/// One port for native gRPC, gRPC-Web and the web app.
+///
+/// Every flag can also be set by the environment variable shown with it.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "server", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on. Port 0 picks a free port (printed at start).
+    #[arg(long, env = "SERVER_LISTEN", default_value = "[::]:50051")]
+    pub listen: SocketAddr,
+
+    /// Directory of the built frontend (index.html and its assets). Without it, ./dist is
+    /// served when it exists, and otherwise only gRPC is served.
+    #[arg(long, env = "SERVER_STATIC_DIR", value_parser = parse_static_dir)]
+    pub static_dir: Option<PathBuf>,
+
+    /// Log filter, in tracing's EnvFilter syntax, e.g. `info` or `server=debug,tower_http=info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", value_parser = parse_log_filter)]
+    pub log: String,
+
+    /// Origins allowed to call the gRPC-Web services cross-origin, comma separated
+    /// (`https://app.example.com,http://localhost:8080`), or `*` for any. Default: none,
+    /// so only the page this server serves (same origin) can call it from a browser.
+    #[arg(long, env = "SERVER_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<CorsOrigin>,
+
+    /// How often live weather streams push an update, e.g. `2s` or `500ms` (100ms to 1h).
+    #[arg(long, env = "SERVER_LIVE_INTERVAL", default_value = "2s", value_parser = parse_live_interval)]
+    pub live_interval: Duration,
+
+    /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
+    #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment: what tests build on.
+    pub fn defaults() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], 50051)),
+            static_dir: None,
+            log: "info".into(),
+            cors_origins: Vec::new(),
+            live_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One entry of `--cors-origins`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    Any,
+    Exact(HeaderValue),
+}
+
+fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
+    let value = value.trim();
+    if value == "*" {
+        return Ok(CorsOrigin::Any);
+    }
+    let expected = "expected `*` or an origin such as `https://app.example.com` or \
+                    `http://localhost:8080` (scheme, host, optional port; no path)";
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{value}': {expected}"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!("'{value}': {expected}"));
+    }
+    HeaderValue::from_str(value)
+        .map(CorsOrigin::Exact)
+        .map_err(|_| format!("'{value}': {expected}"))
+}
+
+fn parse_static_dir(value: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(value);
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "'{value}' has no index.html: expected the directory of a built frontend \
+             (`cargo xtask run` builds it into ./dist)"
+        ))
+    }
+}
+
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|error| {
+            format!("'{value}': {error}; expected e.g. `info` or `server=debug,tower_http=info`")
+        })
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value)
+        .map_err(|error| format!("'{value}': {error}; expected e.g. `500ms`, `2s` or `1m`"))
+}
+
+fn parse_live_interval(value: &str) -> Result<Duration, String> {
+    let interval = parse_duration(value)?;
+    if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&interval) {
+        Ok(interval)
+    } else {
+        Err(format!("'{value}': expected a duration from 100ms to 1h"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_seeds_address() {
+        let config = parse(&[]).expect("defaults parse");
+        assert_eq!(config.listen.to_string(), "[::]:50051");
+        assert_eq!(config.live_interval, Config::defaults().live_interval);
+        assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn origins_are_validated() {
+        let config = parse(&["--cors-origins", "https://a.example,http://localhost:8080"])
+            .expect("valid origins");
+        assert_eq!(config.cors_origins.len(), 2);
+        assert_eq!(parse_origin("*"), Ok(CorsOrigin::Any));
+        for bad in ["example.com", "https://a.example/path", "ftp://x", "https://"] {
+            let error = parse_origin(bad).expect_err(bad);
+            assert!(error.contains("expected"), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_values_say_what_was_expected() {
+        let error = parse(&["--listen", "localhost"]).expect_err("not a socket address");
+        assert!(error.to_string().contains("--listen"), "{error}");
+        let error = parse(&["--live-interval", "5ms"]).expect_err("too short");
+        assert!(error.to_string().contains("100ms to 1h"), "{error}");
+        let error = parse(&["--static-dir", "/nonexistent"]).expect_err("no index.html");
+        assert!(error.to_string().contains("index.html"), "{error}");
+        let error = parse(&["--log", "=="]).expect_err("bad filter");
+        assert!(error.to_string().contains("expected"), "{error}");
+    }
+}

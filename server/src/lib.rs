@@ -1,0 +1,14 @@
+//! The server library: configuration, the application and its services. `main.rs` only
+//! wires them to the process (flags, logging, signals); tests build the same [`App`] on
+//! `127.0.0.1:0` and drive its shutdown themselves.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod services;
+pub mod shutdown;
+mod static_files;
+pub mod weather;
+
+pub use app::App;
+pub use config::Config;

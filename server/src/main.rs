@@ -1,0 +1,77 @@
+//! The server binary: native gRPC, gRPC-Web and the web app on one port.
+//!
+//! Run with: `cargo run -p server -- --help`
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    process::ExitCode,
+};
+
+use clap::Parser;
+use server::{App, Config};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(&config.log))
+        .init();
+
+    if config.static_dir.is_none() && Path::new("dist/index.html").is_file() {
+        config.static_dir = Some("dist".into());
+    }
+    match &config.static_dir {
+        Some(dir) => tracing::info!(dir = %dir.display(), "serving the web app"),
+        None => tracing::warn!("no frontend found (./dist or --static-dir): serving gRPC only"),
+    }
+
+    let app = match App::build(&config) {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, address = %config.listen, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => {
+            // Scripts and tests read the chosen port from this line.
+            println!("listening on {address}");
+            if config.static_dir.is_some() {
+                println!("web app: open {}", browser_url(address));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the bound address"),
+    }
+
+    match app.serve(listener, server::shutdown::signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The URL a person on this machine opens: a wildcard address becomes `localhost`.
+fn browser_url(address: SocketAddr) -> String {
+    match address.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => {
+            format!("http://localhost:{}/", address.port())
+        }
+        IpAddr::V6(ip) => format!("http://[{ip}]:{}/", address.port()),
+        IpAddr::V4(ip) => format!("http://{ip}:{}/", address.port()),
+    }
+}

@@ -1,0 +1,10 @@
+//! gRPC handlers. Each is thin: validate the request, call plain domain code, map errors
+//! through [`crate::error::ApiError`].
+
+mod demo;
+mod greeter;
+mod weather;
+
+pub use demo::PredictService;
+pub use greeter::GreeterService;
+pub use weather::WeatherService;
