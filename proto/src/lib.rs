@@ -4,7 +4,7 @@
 //! enables neither and gets plain clients generic over any tonic transport.
 
 // Generated code is not ours to lint.
-#![allow(missing_debug_implementations, unreachable_pub, clippy::all)]
+#![allow(missing_debug_implementations, clippy::all)]
 
 /// The seeds' Greeter. It has no protobuf package, so it lives at the crate root on the wire
 /// (`/Greeter/SayHello`) and in this module here.

@@ -18,6 +18,8 @@ async fn main() -> ExitCode {
     let mut config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log))
+        // Logs to stderr: stdout carries only the lines scripts read (address, URL).
+        .with_writer(std::io::stderr)
         .init();
 
     if config.static_dir.is_none() && Path::new("dist/index.html").is_file() {

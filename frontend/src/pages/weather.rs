@@ -4,9 +4,9 @@
 
 use futures_util::future::{AbortHandle, Abortable};
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
 use proto::weather::v1::{
-    City, CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
+    CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
     WatchConditionsRequest,
 };
 
@@ -44,7 +44,6 @@ pub fn WeatherPage() -> impl IntoView {
 #[component]
 fn CitySearch() -> impl IntoView {
     let text = RwSignal::new(String::new());
-    let navigate = use_navigate();
     let results = LocalResource::new(move || {
         let query = text.get();
         async move {
@@ -58,10 +57,6 @@ fn CitySearch() -> impl IntoView {
                 .map_err(CallError::from)
         }
     });
-    let choose = move |city: &City| {
-        text.set(String::new());
-        navigate(&format!("/weather?city={}", city.id), Default::default());
-    };
 
     view! {
         <section class="card">
@@ -78,24 +73,20 @@ fn CitySearch() -> impl IntoView {
                         Some(Ok(cities)) if cities.is_empty() => view! {
                             <p class="muted">"No city matches."</p>
                         }.into_any(),
-                        Some(Ok(cities)) => {
-                            let choose = choose.clone();
-                            view! {
-                                <ul id="city-results" class="choices">
-                                    {cities.into_iter().map(|city| {
-                                        let choose = choose.clone();
-                                        let label = format!("{}, {}", city.name, city.country);
-                                        view! {
-                                            <li>
-                                                <button type="button" class="choice"
-                                                    data-city=city.id.clone()
-                                                    on:click=move |_| choose(&city)>{label}</button>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any()
-                        }
+                        Some(Ok(cities)) => view! {
+                            <ul id="city-results" class="choices">
+                                {cities.into_iter().map(|city| view! {
+                                    <li>
+                                        // A link, so the choice lands in the URL and history.
+                                        <a class="choice" data-city=city.id.clone()
+                                            href=format!("/weather?city={}", city.id)
+                                            on:click=move |_| text.set(String::new())>
+                                            {format!("{}, {}", city.name, city.country)}
+                                        </a>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
                     }}
                 </div>
             </Show>
@@ -157,7 +148,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
                     latest.set(Some(reading));
                     updates.update(|n| *n += 1);
                 }
-                Err(tonic::Status::unavailable("the server ended the live stream"))
+                Err::<(), _>(tonic::Status::unavailable("the server ended the live stream"))
             };
             if let Ok(Err(status)) = Abortable::new(watch, registration).await {
                 running.set_value(None);
