@@ -6,7 +6,11 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message as _;
 
-const PROTOS: &[&str] = &["greeter.proto", "my_service.proto", "weather/v1/weather.proto"];
+const PROTOS: &[&str] = &[
+    "greeter.proto",
+    "my_service.proto",
+    "weather/v1/weather.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);

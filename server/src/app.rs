@@ -103,7 +103,9 @@ impl App {
             ..
         } = self;
         for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
-            health.set_service_status(name, ServingStatus::Serving).await;
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
         }
 
         let drain = {

@@ -136,7 +136,12 @@ mod tests {
             .expect("valid origins");
         assert_eq!(config.cors_origins.len(), 2);
         assert_eq!(parse_origin("*"), Ok(CorsOrigin::Any));
-        for bad in ["example.com", "https://a.example/path", "ftp://x", "https://"] {
+        for bad in [
+            "example.com",
+            "https://a.example/path",
+            "ftp://x",
+            "https://",
+        ] {
             let error = parse_origin(bad).expect_err(bad);
             assert!(error.contains("expected"), "{error}");
         }

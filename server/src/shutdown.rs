@@ -86,7 +86,10 @@ mod tests {
         token.cancel();
         let last = stream.next().await.expect("final status");
         assert_eq!(last.expect_err("an error").code(), Code::Unavailable);
-        assert!(stream.next().await.is_none(), "nothing after the final status");
+        assert!(
+            stream.next().await.is_none(),
+            "nothing after the final status"
+        );
     }
 
     #[tokio::test]

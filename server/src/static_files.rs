@@ -53,7 +53,11 @@ async fn unimplemented(request: Request) -> Response {
         let status = tonic::Status::unimplemented(format!("unknown method {method}"));
         async move { Ok::<_, Infallible>(status.into_http::<tonic::body::Body>()) }
     });
-    match tonic_web::GrpcWebLayer::new().layer(answer).oneshot(request).await {
+    match tonic_web::GrpcWebLayer::new()
+        .layer(answer)
+        .oneshot(request)
+        .await
+    {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }

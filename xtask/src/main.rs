@@ -20,7 +20,9 @@ fn main() -> ExitCode {
         Some("run") => steps::run(&args[1..]),
         Some("test") => steps::test(),
         Some("setup") => tools::setup(args.iter().any(|arg| arg == "--test")).map(|_| ()),
-        Some("frontend") => tools::setup(false).and_then(|paths| steps::build_frontend(&paths)).map(|_| ()),
+        Some("frontend") => tools::setup(false)
+            .and_then(|paths| steps::build_frontend(&paths))
+            .map(|_| ()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\

@@ -27,7 +27,9 @@ pub fn run(server_args: &[String]) -> Result<(), String> {
     let tools = tools::setup(false)?;
     let dist = build_frontend(&tools)?;
     let server = build_server(&tools)?;
-    let server_args = server_args.strip_prefix(&["--".to_owned()]).unwrap_or(server_args);
+    let server_args = server_args
+        .strip_prefix(&["--".to_owned()])
+        .unwrap_or(server_args);
     say("starting the server; it prints the URL to open (Ctrl-C stops it)");
     run_command(
         Command::new(server)

@@ -47,10 +47,13 @@ fn first_line(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Option<Str
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").to_owned())
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    })
 }
 
 pub fn root() -> PathBuf {
@@ -93,7 +96,12 @@ pub fn setup(for_tests: bool) -> Result<Tools, String> {
         // Its own lockfile pins a crate version the registry no longer serves.
         false,
     )?;
-    ensure_npm(&root.join("tools"), &node_bin.join("wasm-opt"), &["--version"], WASM_OPT_VERSION)?;
+    ensure_npm(
+        &root.join("tools"),
+        &node_bin.join("wasm-opt"),
+        &["--version"],
+        WASM_OPT_VERSION,
+    )?;
 
     let python = target_dir(&root).join("seed-venv/bin/python");
     if for_tests {
@@ -136,12 +144,19 @@ fn locked_version(root: &Path, package: &str) -> Result<String, String> {
         .ok_or_else(|| format!("Cargo.lock has no {package}"))
 }
 
-fn ensure_cargo_tool(binary: &Path, krate: &str, version: &str, locked: bool) -> Result<(), String> {
+fn ensure_cargo_tool(
+    binary: &Path,
+    krate: &str,
+    version: &str,
+    locked: bool,
+) -> Result<(), String> {
     if first_line(binary, &["--version"]).is_some_and(|line| line.ends_with(version)) {
         say(&format!("{krate} {version}: installed"));
         return Ok(());
     }
-    say(&format!("installing {krate} {version} with cargo install (takes minutes, once)"));
+    say(&format!(
+        "installing {krate} {version} with cargo install (takes minutes, once)"
+    ));
     let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.args(["install", krate, "--version", version]);
     if locked {
@@ -187,7 +202,13 @@ fn ensure_chromium() -> Result<(), String> {
         command
     };
     run(&mut sudo(&["update", "-qq"]))?;
-    run(&mut sudo(&["install", "-y", "-qq", "chromium", "chromium-driver"]))
+    run(&mut sudo(&[
+        "install",
+        "-y",
+        "-qq",
+        "chromium",
+        "chromium-driver",
+    ]))
 }
 
 fn ensure_python(root: &Path, python: &Path) -> Result<(), String> {
@@ -206,6 +227,13 @@ fn ensure_python(root: &Path, python: &Path) -> Result<(), String> {
         .ok_or("bad venv path")?;
     run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
     run(Command::new(python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(root.join("tests/seeds/requirements.txt")))
 }

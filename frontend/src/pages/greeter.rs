@@ -141,7 +141,12 @@ fn GreetingStream() -> impl IntoView {
         });
     };
 
-    let busy = move || matches!(state.get(), StreamState::Connecting | StreamState::Streaming);
+    let busy = move || {
+        matches!(
+            state.get(),
+            StreamState::Connecting | StreamState::Streaming
+        )
+    };
 
     view! {
         <section class="card">
@@ -189,7 +194,11 @@ fn GreetingStream() -> impl IntoView {
 
 /// Turns the form's text into a request. Only the number format is checked here; the
 /// bounds are the server's to enforce, and its INVALID_ARGUMENT shows as any error does.
-fn parse_request(name: String, count: &str, interval_ms: &str) -> Result<HelloStreamRequest, CallError> {
+fn parse_request(
+    name: String,
+    count: &str,
+    interval_ms: &str,
+) -> Result<HelloStreamRequest, CallError> {
     let number = |field: &str, text: &str| {
         text.trim().parse::<u32>().map_err(|_| CallError {
             code: tonic::Code::InvalidArgument,

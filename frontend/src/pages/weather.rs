@@ -6,8 +6,7 @@ use futures_util::future::{AbortHandle, Abortable};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_query_map;
 use proto::weather::v1::{
-    CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
-    WatchConditionsRequest,
+    CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest, WatchConditionsRequest,
 };
 
 use crate::{
@@ -148,7 +147,9 @@ fn CityWeather(city_id: String) -> impl IntoView {
                     latest.set(Some(reading));
                     updates.update(|n| *n += 1);
                 }
-                Err::<(), _>(tonic::Status::unavailable("the server ended the live stream"))
+                Err::<(), _>(tonic::Status::unavailable(
+                    "the server ended the live stream",
+                ))
             };
             if let Ok(Err(status)) = Abortable::new(watch, registration).await {
                 running.set_value(None);

@@ -99,6 +99,9 @@ impl Greeter for GreeterService {
                 Some((Ok(HelloReply { message }), index + 1))
             }
         });
-        Ok(Response::new(until_shutdown(greetings, self.shutdown.clone())))
+        Ok(Response::new(until_shutdown(
+            greetings,
+            self.shutdown.clone(),
+        )))
     }
 }

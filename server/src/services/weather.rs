@@ -103,7 +103,10 @@ impl weather_service_server::WeatherService for WeatherService {
         // shutdown), the receiver goes with it and the hub may stop the producer.
         let updates = WatchStream::new(self.hub.subscribe(city))
             .map(|reading| Ok(reading_to_proto(&reading)));
-        Ok(Response::new(until_shutdown(updates, self.shutdown.clone())))
+        Ok(Response::new(until_shutdown(
+            updates,
+            self.shutdown.clone(),
+        )))
     }
 }
 

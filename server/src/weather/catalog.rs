@@ -105,10 +105,20 @@ impl Catalog {
 
 fn parse_line(line: &str) -> Result<City, String> {
     let fields: Vec<&str> = line.split('\t').collect();
-    let [name, country_code, country, latitude, longitude, time_zone, population] =
-        fields.as_slice()
+    let [
+        name,
+        country_code,
+        country,
+        latitude,
+        longitude,
+        time_zone,
+        population,
+    ] = fields.as_slice()
     else {
-        return Err(format!("expected 7 tab-separated fields, found {}", fields.len()));
+        return Err(format!(
+            "expected 7 tab-separated fields, found {}",
+            fields.len()
+        ));
     };
     let latitude: f64 = latitude
         .parse()

@@ -148,12 +148,18 @@ mod tests {
         first.changed().await.expect("an update");
         second.changed().await.expect("the same update");
         assert!(first.borrow().observed_at >= initial);
-        assert!(Arc::ptr_eq(&first.borrow(), &second.borrow()), "one reading, shared");
+        assert!(
+            Arc::ptr_eq(&first.borrow(), &second.borrow()),
+            "one reading, shared"
+        );
 
         drop(first);
         assert_eq!(hub.subscribers("paris-fr"), 1);
         drop(second);
-        producers.wait_for(|count| *count == 0).await.expect("hub alive");
+        producers
+            .wait_for(|count| *count == 0)
+            .await
+            .expect("hub alive");
         assert_eq!(hub.subscribers("paris-fr"), 0);
 
         // A later subscriber starts a fresh producer.

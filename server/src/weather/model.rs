@@ -59,7 +59,8 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
     let noise = |channel: Channel, period: f64| smooth_noise(seed, channel, t / period);
 
     let lat = city.latitude;
-    let day_of_year = f64::from(at.ordinal0()) + f64::from(at.num_seconds_from_midnight()) / 86_400.0;
+    let day_of_year =
+        f64::from(at.ordinal0()) + f64::from(at.num_seconds_from_midnight()) / 86_400.0;
     let utc_hours = f64::from(at.num_seconds_from_midnight()) / 3600.0;
     let solar_hour = (utc_hours + city.longitude / 15.0).rem_euclid(24.0);
 
@@ -68,8 +69,8 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
 
     // Climate: warm equator, cold poles; summer peaks about 20 July in the north and
     // 20 January in the south, with a swing that grows with latitude.
-    let annual_mean = 28.0 - 0.0063 * lat * lat;
-    let seasonal_swing = 0.32 * lat.abs();
+    let annual_mean = 27.0 - 0.0055 * lat * lat;
+    let seasonal_swing = 0.2 * lat.abs();
     let season = (TAU * (day_of_year - 200.0) / 365.25).cos() * lat.signum();
     // Coolest just before dawn, warmest mid-afternoon.
     let daily_swing = 2.5 + 4.5 * (1.0 - cloud);
@@ -88,19 +89,34 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
         0.0
     };
 
+    let wind_base = 6.0 + 12.0 * (noise(Channel::Wind, SYNOPTIC_SECS) + 1.0);
+    let wind = (wind_base * (1.0 + 0.25 * noise(Channel::Gust, GUST_SECS))).max(0.0);
+    let wind_direction =
+        (180.0 + 180.0 * noise(Channel::WindDirection, SYNOPTIC_SECS)).rem_euclid(360.0);
+
+    // Radiation fog: a calm, overcast-ish, cool early morning without rain.
+    let foggy = precipitation == 0.0
+        && wind_base < 10.0
+        && cloud > 0.6
+        && temperature < 18.0
+        && (4.0..9.0).contains(&solar_hour);
+
     let night_damp = 8.0 * (1.0 - daily) / 2.0;
     let mut humidity = 40.0 + 35.0 * cloud + night_damp - 0.4 * (temperature - 15.0).max(0.0);
     if precipitation > 0.0 {
         humidity = humidity.max(85.0);
     }
+    if foggy {
+        humidity = humidity.max(96.0);
+    }
     let humidity = humidity.clamp(12.0, 100.0).round();
 
-    let wind_base = 6.0 + 12.0 * (noise(Channel::Wind, SYNOPTIC_SECS) + 1.0);
-    let wind = (wind_base * (1.0 + 0.25 * noise(Channel::Gust, GUST_SECS))).max(0.0);
-    let wind_direction = (180.0 + 180.0 * noise(Channel::WindDirection, SYNOPTIC_SECS)).rem_euclid(360.0);
-
     let is_day = solar_elevation_deg(lat, day_of_year, solar_hour) > -0.833;
-    let sky = sky(temperature, cloud, precipitation, humidity, wind, solar_hour);
+    let sky = if foggy {
+        Sky::Fog
+    } else {
+        sky(temperature, cloud, precipitation)
+    };
 
     Conditions {
         temperature_c: round1(temperature),
@@ -114,7 +130,7 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
     }
 }
 
-fn sky(temperature: f64, cloud: f64, precipitation: f64, humidity: f64, wind: f64, solar_hour: f64) -> Sky {
+fn sky(temperature: f64, cloud: f64, precipitation: f64) -> Sky {
     if precipitation > 0.0 {
         if temperature <= 0.5 {
             Sky::Snow
@@ -125,8 +141,6 @@ fn sky(temperature: f64, cloud: f64, precipitation: f64, humidity: f64, wind: f6
         } else {
             Sky::Rain
         }
-    } else if humidity >= 92.0 && wind < 10.0 && (3.0..10.0).contains(&solar_hour) {
-        Sky::Fog
     } else if cloud > 0.75 {
         Sky::Cloudy
     } else if cloud > 0.35 {
@@ -185,7 +199,12 @@ fn seed_of(id: &str) -> u64 {
 fn smooth_noise(seed: u64, channel: Channel, x: f64) -> f64 {
     let knot = x.floor();
     let frac = x - knot;
-    let at = |k: f64| lattice(seed ^ (channel as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), k as i64);
+    let at = |k: f64| {
+        lattice(
+            seed ^ (channel as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            k as i64,
+        )
+    };
     let eased = frac * frac * (3.0 - 2.0 * frac);
     at(knot) + (at(knot + 1.0) - at(knot)) * eased
 }
@@ -207,7 +226,9 @@ mod tests {
     use crate::weather::Catalog;
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("valid date")
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+            .single()
+            .expect("valid date")
     }
 
     /// Mean temperature of a city over every hour of the 30 days from `start`.
@@ -223,7 +244,10 @@ mod tests {
     fn same_city_and_instant_give_the_same_conditions() {
         let catalog = Catalog::embedded();
         let paris = catalog.get("paris-fr").expect("Paris");
-        assert_eq!(conditions(paris, at(2026, 3, 1, 12)), conditions(paris, at(2026, 3, 1, 12)));
+        assert_eq!(
+            conditions(paris, at(2026, 3, 1, 12)),
+            conditions(paris, at(2026, 3, 1, 12))
+        );
     }
 
     #[test]
@@ -231,8 +255,12 @@ mod tests {
         let catalog = Catalog::embedded();
         let oslo = catalog.get("oslo-no").expect("Oslo");
         let sydney = catalog.get("sydney-au").expect("Sydney");
-        assert!(monthly_mean(oslo, at(2026, 7, 1, 0)) > monthly_mean(oslo, at(2026, 1, 1, 0)) + 10.0);
-        assert!(monthly_mean(sydney, at(2026, 1, 1, 0)) > monthly_mean(sydney, at(2026, 7, 1, 0)) + 5.0);
+        assert!(
+            monthly_mean(oslo, at(2026, 7, 1, 0)) > monthly_mean(oslo, at(2026, 1, 1, 0)) + 10.0
+        );
+        assert!(
+            monthly_mean(sydney, at(2026, 1, 1, 0)) > monthly_mean(sydney, at(2026, 7, 1, 0)) + 5.0
+        );
     }
 
     #[test]
@@ -257,7 +285,10 @@ mod tests {
             afternoon += conditions(madrid, base + chrono::Duration::hours(15)).temperature_c;
             dawn += conditions(madrid, base + chrono::Duration::hours(5)).temperature_c;
         }
-        assert!(afternoon > dawn + 60.0 * 3.0, "afternoon {afternoon} vs dawn {dawn}");
+        assert!(
+            afternoon > dawn + 60.0 * 3.0,
+            "afternoon {afternoon} vs dawn {dawn}"
+        );
     }
 
     #[test]
@@ -270,15 +301,27 @@ mod tests {
                 let instant = start + chrono::Duration::hours(step * 6);
                 let now = conditions(&city, instant);
                 let later = conditions(&city, instant + chrono::Duration::minutes(1));
-                assert!((-60.0..55.0).contains(&now.temperature_c), "{}: {now:?}", city.id);
+                assert!(
+                    (-60.0..55.0).contains(&now.temperature_c),
+                    "{}: {now:?}",
+                    city.id
+                );
                 assert!(now.humidity_percent <= 100);
                 assert!(now.wind_speed_kmh >= 0.0 && now.wind_direction_deg < 360);
                 assert!(now.precipitation_mm_h >= 0.0);
-                assert!((now.temperature_c - later.temperature_c).abs() < 1.0, "{}: jump", city.id);
+                assert!(
+                    (now.temperature_c - later.temperature_c).abs() < 1.0,
+                    "{}: jump",
+                    city.id
+                );
                 skies.insert(format!("{:?}", now.sky));
             }
         }
-        assert_eq!(skies.len(), 8, "every kind of sky occurs somewhere: {skies:?}");
+        assert_eq!(
+            skies.len(),
+            8,
+            "every kind of sky occurs somewhere: {skies:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on `127.0.0.1:0`, called through real clients, native
+//! gRPC (HTTP/2) and gRPC-Web (HTTP/1.1, tonic-web's client layer), and plain HTTP.
+
+mod helpers;
+
+mod demo;
+mod greeter;
+mod lifecycle;
+mod weather;
+mod web;
