@@ -3,6 +3,7 @@
 //! Run with: `cargo run -p server -- --help`
 
 use std::{
+    io::IsTerminal,
     net::{IpAddr, SocketAddr},
     path::Path,
     process::ExitCode,
@@ -20,6 +21,7 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::new(&config.log))
         // Logs to stderr: stdout carries only the lines scripts read (address, URL).
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     if config.static_dir.is_none() && Path::new("dist/index.html").is_file() {

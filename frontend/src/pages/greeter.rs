@@ -151,7 +151,9 @@ fn GreetingStream() -> impl IntoView {
     view! {
         <section class="card">
             <h2>"SayHelloStream " <span class="badge">"server streaming"</span></h2>
-            <form class="row" on:submit=move |event| {
+            // `novalidate`: the bounds are the server's to enforce, and the page shows its
+            // INVALID_ARGUMENT rather than the browser's own tooltip.
+            <form class="row" novalidate on:submit=move |event| {
                 event.prevent_default();
                 start();
             }>
@@ -171,7 +173,7 @@ fn GreetingStream() -> impl IntoView {
                 <button id="stream-stop" type="button" class="secondary" disabled=move || !busy()
                     on:click=move |_| stop()>"Stop"</button>
             </form>
-            <p id="stream-status" class="status">
+            <div id="stream-status" class="status">
                 {move || match state.get() {
                     StreamState::Idle => view! { <span class="muted">"Not started."</span> }.into_any(),
                     StreamState::Connecting => view! { <Spinner label="Connecting…" /> }.into_any(),
@@ -182,7 +184,7 @@ fn GreetingStream() -> impl IntoView {
                     StreamState::Stopped => format!("Stopped after {} greetings.", replies.read().len()).into_any(),
                     StreamState::Failed(error) => view! { <ErrorBanner error /> }.into_any(),
                 }}
-            </p>
+            </div>
             <ol id="stream-replies" class="replies" aria-live="polite">
                 <For each=move || replies.get().into_iter().enumerate() key=|(index, _)| *index let((_, reply))>
                     <li>{reply}</li>

@@ -1,0 +1,100 @@
+// The Greeter page in headless Chromium: unary call, a server stream arriving message by
+// message, stopping it, and a server error shown in the page.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, openPage, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('SayHello shows the reply', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#hello-name', 'Ada Lovelace');
+  await page.click('#hello-send');
+  await page.waitForSelector('#hello-reply');
+  assert.equal(await page.textContent('#hello-reply'), 'Hello, Ada Lovelace!');
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('an empty name shows INVALID_ARGUMENT from the server', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#hello-name', '');
+  await page.click('#hello-send');
+  await page.waitForSelector('.error');
+  assert.equal(await page.textContent('.error .error-code'), 'INVALID_ARGUMENT');
+  assert.equal(await page.textContent('.error .error-message'), 'name: must not be empty');
+});
+
+/** Records, in the page, when each new reply appears in the list. */
+async function recordArrivals(page) {
+  await page.evaluate(() => {
+    const list = document.querySelector('#stream-replies');
+    window.arrivals = [];
+    new MutationObserver(() => {
+      const count = list.querySelectorAll('li').length;
+      while (window.arrivals.length < count) window.arrivals.push(performance.now());
+    }).observe(list, { childList: true });
+  });
+}
+
+test('the greeting stream shows replies one after another', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#stream-name', 'Ada');
+  await page.fill('#stream-count', '4');
+  await page.fill('#stream-interval', '400');
+  await recordArrivals(page);
+  await page.click('#stream-start');
+
+  await page.waitForFunction(() => document.querySelector('#stream-status').textContent.includes('Finished'));
+  const replies = await page.$$eval('#stream-replies li', (items) => items.map((li) => li.textContent));
+  assert.deepEqual(replies, [1, 2, 3, 4].map((i) => `Hello, Ada! (${i}/4)`));
+  assert.equal(await page.textContent('#stream-status'), 'Finished: 4 greetings.');
+
+  // Sent 400 ms apart, so they must not have arrived together.
+  const arrivals = await page.evaluate(() => window.arrivals);
+  assert.equal(arrivals.length, 4);
+  for (let i = 1; i < arrivals.length; i += 1) {
+    assert.ok(arrivals[i] - arrivals[i - 1] > 200, `reply ${i + 1} came ${arrivals[i] - arrivals[i - 1]} ms after the one before`);
+  }
+});
+
+test('Stop cancels the stream', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#stream-count', '100');
+  await page.fill('#stream-interval', '200');
+  await page.click('#stream-start');
+  await page.waitForFunction(() => document.querySelectorAll('#stream-replies li').length >= 2);
+  await page.click('#stream-stop');
+
+  const status = await page.textContent('#stream-status');
+  const match = status.match(/^Stopped after (\d+) greetings\.$/);
+  assert.ok(match, status);
+  const shown = await page.$$eval('#stream-replies li', (items) => items.length);
+  assert.equal(shown, Number(match[1]));
+  // Nothing more arrives once stopped (the stream had 98 more to send).
+  await page.waitForTimeout(1000);
+  assert.equal(await page.$$eval('#stream-replies li', (items) => items.length), shown);
+  assert.ok(await page.isEnabled('#stream-start'));
+});
+
+test('an out-of-bounds count shows the server error with the field', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#stream-count', '500');
+  await page.click('#stream-start');
+  await page.waitForSelector('#stream-status .error');
+  assert.equal(await page.textContent('#stream-status .error-code'), 'INVALID_ARGUMENT');
+  assert.equal(
+    await page.textContent('#stream-status .error-message'),
+    'count: must be between 1 and 100, got 500',
+  );
+});

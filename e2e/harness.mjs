@@ -1,0 +1,87 @@
+// Shared by the browser tests: start the release server on 127.0.0.1:0 serving the built
+// web app, and a headless Debian Chromium. Everything started here is stopped by `stop()`,
+// and the server is also killed if the test process exits early.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const SERVER_BIN = process.env.SERVER_BIN ?? 'target/release/server';
+const DIST_DIR = process.env.DIST_DIR ?? 'dist';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+export async function startServer({ liveInterval = '300ms' } = {}) {
+  const child = spawn(
+    SERVER_BIN,
+    ['--listen', '127.0.0.1:0', '--static-dir', DIST_DIR, '--live-interval', liveInterval,
+      '--log', 'info,server=debug'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+
+  const logs = [];
+  const waiters = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    logs.push(line);
+    for (const waiter of [...waiters]) {
+      if (waiter.pattern.test(line)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+
+  const url = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${logs.join('\n')}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = line.match(/^listening on (\S+)$/);
+      if (match) resolve(`http://${match[1]}`);
+    });
+  });
+
+  return {
+    url,
+    /** Resolves with the first log line (already seen or still to come) matching `pattern`. */
+    waitForLog(pattern, timeoutMs = 10_000) {
+      const seen = logs.find((line) => pattern.test(line));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const waiter = { pattern, resolve };
+        waiters.push(waiter);
+        setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no server log line matched ${pattern} in ${timeoutMs} ms`));
+        }, timeoutMs).unref();
+      });
+    },
+    async stop() {
+      process.off('exit', killOnExit);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
+/** A fresh page that fails the test on any uncaught page error. */
+export async function openPage(browser, url) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  page.pageErrors = errors;
+  await page.goto(url);
+  return page;
+}
