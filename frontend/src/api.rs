@@ -59,7 +59,13 @@ mod tests {
 
     #[test]
     fn codes_are_named_as_grpc_spells_them() {
-        let name = |code| CallError { code, message: String::new() }.code_name();
+        let name = |code| {
+            CallError {
+                code,
+                message: String::new(),
+            }
+            .code_name()
+        };
         assert_eq!(name(tonic::Code::NotFound), "NOT_FOUND");
         assert_eq!(name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
         assert_eq!(name(tonic::Code::Ok), "OK");
