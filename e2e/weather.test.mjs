@@ -59,4 +59,5 @@ test('an unknown city shows NOT_FOUND', async () => {
   await page.waitForSelector('.error');
   assert.equal(await page.textContent('.error .error-code'), 'NOT_FOUND');
   assert.equal(await page.textContent('.error .error-message'), "no city with id 'atlantis'");
+  assert.equal(await page.$('#live-toggle'), null, 'no live updates for an unknown city');
 });

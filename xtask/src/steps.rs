@@ -85,6 +85,8 @@ pub fn test() -> Result<(), String> {
         run_command(
             Command::new("node")
                 .args(["--test", "--test-concurrency=1", "e2e/"])
+                // Trunk (for the `trunk serve` test) and its tools come from PATH.
+                .env("PATH", &tools.path)
                 .env("SERVER_BIN", &server)
                 .env("DIST_DIR", &dist)
                 .current_dir(&tools.root),

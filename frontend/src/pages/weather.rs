@@ -104,17 +104,16 @@ enum Live {
 
 #[component]
 fn CityWeather(city_id: String) -> impl IntoView {
-    let current = LocalResource::new({
-        let city_id = city_id.clone();
-        move || {
-            let city_id = city_id.clone();
-            async move {
-                api::weather()
-                    .get_current_conditions(GetCurrentConditionsRequest { city_id })
-                    .await
-                    .map(tonic::Response::into_inner)
-                    .map_err(CallError::from)
-            }
+    // Stored, so the closures below that use it are `Copy`.
+    let city_id = StoredValue::new(city_id);
+    let current = LocalResource::new(move || {
+        let city_id = city_id.get_value();
+        async move {
+            api::weather()
+                .get_current_conditions(GetCurrentConditionsRequest { city_id })
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(CallError::from)
         }
     });
     let live = RwSignal::new(Live::Off);
@@ -135,7 +134,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
         updates.set(0);
         let (handle, registration) = AbortHandle::new_pair();
         running.set_value(Some(handle));
-        let city_id = city_id.clone();
+        let city_id = city_id.get_value();
         spawn_local(async move {
             let watch = async move {
                 let mut stream = api::weather()
@@ -182,6 +181,8 @@ fn CityWeather(city_id: String) -> impl IntoView {
                 Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
                 Some(Ok(reading)) => view! { <Conditions reading /> }.into_any(),
             }}
+            // Live updates only for a city the server knows.
+            <Show when=move || matches!(current.get(), Some(Ok(_)))>
             <div class="live-bar">
                 <label class="switch">
                     <input id="live-toggle" type="checkbox"
@@ -202,6 +203,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
                     }}
                 </span>
             </div>
+            </Show>
         </section>
     }
 }
