@@ -214,3 +214,27 @@ async fn same_origin_only_by_default() {
     let (_, headers, _) = exchange(preflight(&app.url(), "http://elsewhere.example")).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
 }
+
+#[tokio::test]
+async fn web_app_files_are_gzipped_for_browsers_that_accept_it() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let wasm = "(module)".repeat(1000);
+    std::fs::write(dist.path().join("index.html"), "<!doctype html>").expect("write");
+    std::fs::write(dist.path().join("app_bg.wasm"), &wasm).expect("write");
+    let app = spawn_app_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
+
+    let request = Request::get(format!("{}/app_bg.wasm", app.url()))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Full::default())
+        .expect("request");
+    let (status, headers, body) = exchange(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        body.len() < wasm.len() / 10,
+        "{} bytes for {}",
+        body.len(),
+        wasm.len()
+    );
+}
