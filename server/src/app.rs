@@ -11,7 +11,7 @@ use proto::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
+use tonic::{server::NamedService, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,8 +23,14 @@ use crate::{
     weather::{Catalog, LiveHub},
 };
 
-/// Names the health service reports on, besides the whole server ("").
-const SERVICE_NAMES: &[&str] = &["Greeter", "demo.MyService", "weather.v1.WeatherService"];
+/// What the health service reports on: the whole server ("") and each service by its
+/// protobuf name, taken from the generated code so they cannot drift.
+const HEALTH_NAMES: &[&str] = &[
+    "",
+    <GreeterServer<GreeterService> as NamedService>::NAME,
+    <MyServiceServer<PredictService> as NamedService>::NAME,
+    <WeatherServiceServer<WeatherService> as NamedService>::NAME,
+];
 
 /// A built application, ready to serve on a listener.
 #[derive(Debug)]
@@ -102,7 +108,7 @@ impl App {
             grace,
             ..
         } = self;
-        for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+        for name in HEALTH_NAMES {
             health
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
@@ -113,7 +119,7 @@ impl App {
             async move {
                 signal.await;
                 tracing::info!("shutting down: finishing running calls, ending open streams");
-                for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+                for name in HEALTH_NAMES {
                     health
                         .set_service_status(name, ServingStatus::NotServing)
                         .await;
