@@ -19,6 +19,10 @@ pub enum ApiError {
     #[error("no {kind} with id '{id}'")]
     NotFound { kind: &'static str, id: String },
 
+    /// The request goes past one of the server's explicit limits.
+    #[error("{subject}: at most {limit} allowed")]
+    LimitExceeded { subject: &'static str, limit: u32 },
+
     /// The server is draining: the client should retry, elsewhere or later.
     #[error("the server is shutting down; reconnect to continue")]
     ShuttingDown,
@@ -47,6 +51,11 @@ impl From<ApiError> for Status {
                 message,
                 ErrorDetails::with_resource_info(kind, id, "", "not in the catalog"),
             ),
+            ApiError::LimitExceeded { subject, limit } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_quota_failure_violation(subject, format!("limit is {limit}")),
+            ),
             ApiError::ShuttingDown => Status::unavailable(message),
         }
     }
@@ -67,6 +76,18 @@ mod tests {
             .field_violations;
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].field, "count");
+    }
+
+    #[test]
+    fn limits_are_resource_exhausted_with_the_quota() {
+        let status = Status::from(ApiError::LimitExceeded {
+            subject: "names",
+            limit: 10,
+        });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "names: at most 10 allowed");
+        let quota = status.get_details_quota_failure().expect("QuotaFailure");
+        assert_eq!(quota.violations[0].subject, "names");
     }
 
     #[test]

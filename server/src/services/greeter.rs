@@ -1,11 +1,13 @@
 //! `Greeter`: the seeds' SayHello, and a server stream of greetings.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use futures_util::stream;
-use proto::greeter::{HelloReply, HelloRequest, HelloStreamRequest, greeter_server::Greeter};
+use proto::greeter::{
+    HelloReply, HelloRequest, HelloStreamRequest, HelloSummary, greeter_server::Greeter,
+};
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     error::ApiError,
@@ -15,6 +17,10 @@ use crate::{
 pub(crate) const MAX_NAME_CHARS: usize = 200;
 pub(crate) const MAX_COUNT: u32 = 100;
 pub(crate) const MAX_INTERVAL_MS: u32 = 10_000;
+/// Names one SayHelloToAll call may send.
+pub(crate) const MAX_NAMES: u32 = 10_000;
+/// Names one Converse call may send.
+pub(crate) const MAX_CONVERSATION: u32 = 1_000;
 
 #[derive(Debug)]
 pub struct GreeterService {
@@ -28,21 +34,64 @@ impl GreeterService {
 }
 
 fn validate_name(name: &str) -> Result<(), ApiError> {
+    name_problem(name).map_or(Ok(()), |problem| Err(ApiError::invalid("name", problem)))
+}
+
+/// The same check for the `number`th message of a stream, so the client knows which one.
+fn validate_streamed_name(name: &str, number: u32) -> Result<(), ApiError> {
+    name_problem(name).map_or(Ok(()), |problem| {
+        Err(ApiError::invalid(
+            "name",
+            format!("{problem} (message {number})"),
+        ))
+    })
+}
+
+fn name_problem(name: &str) -> Option<String> {
     if name.trim().is_empty() {
-        return Err(ApiError::invalid("name", "must not be empty"));
+        return Some("must not be empty".into());
     }
     let chars = name.chars().count();
-    if chars > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            "name",
-            format!("must be at most {MAX_NAME_CHARS} characters, got {chars}"),
-        ));
-    }
-    Ok(())
+    (chars > MAX_NAME_CHARS)
+        .then(|| format!("must be at most {MAX_NAME_CHARS} characters, got {chars}"))
 }
 
 fn greeting(name: &str) -> String {
     format!("Hello, {name}!")
+}
+
+/// Who was greeted by one SayHelloToAll call.
+#[derive(Debug, Default)]
+struct RollCall {
+    count: u32,
+    seen: HashSet<String>,
+    /// The first distinct names, in order: the ones the summary names.
+    first: Vec<String>,
+}
+
+impl RollCall {
+    fn add(&mut self, name: String) {
+        self.count += 1;
+        if self.seen.insert(name.clone()) && self.first.len() < 3 {
+            self.first.push(name);
+        }
+    }
+
+    fn summary(&self) -> HelloSummary {
+        let distinct = self.seen.len();
+        let message = match self.first.as_slice() {
+            [] => "Nobody to greet.".to_owned(),
+            [one] => greeting(one),
+            [a, b] => greeting(&format!("{a} and {b}")),
+            [a, b, c] if distinct == 3 => greeting(&format!("{a}, {b} and {c}")),
+            [a, b, ..] => greeting(&format!("{a}, {b} and {} others", distinct - 2)),
+        };
+        HelloSummary {
+            count: self.count,
+            distinct_count: distinct as u32,
+            message,
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -103,5 +152,103 @@ impl Greeter for GreeterService {
             greetings,
             self.shutdown.clone(),
         )))
+    }
+
+    async fn say_hello_to_all(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloSummary>, Status> {
+        let mut names = request.into_inner();
+        let mut roll = RollCall::default();
+        while let Some(HelloRequest { name }) = names.message().await? {
+            if roll.count == MAX_NAMES {
+                return Err(ApiError::LimitExceeded {
+                    subject: "names",
+                    limit: MAX_NAMES,
+                }
+                .into());
+            }
+            validate_streamed_name(&name, roll.count + 1)?;
+            roll.add(name);
+        }
+        Ok(Response::new(roll.summary()))
+    }
+
+    type ConverseStream = ResponseStream<HelloReply>;
+
+    async fn converse(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<Self::ConverseStream>, Status> {
+        /// Where a conversation is: still talking (with how many names so far), or over.
+        enum Turn {
+            Talking(Streaming<HelloRequest>, u32),
+            Over,
+        }
+        let replies = stream::unfold(Turn::Talking(request.into_inner(), 0), |turn| async move {
+            let Turn::Talking(mut incoming, heard) = turn else {
+                return None;
+            };
+            let name = match incoming.message().await {
+                Ok(Some(HelloRequest { name })) => name,
+                // The client closed its side: the conversation ends normally.
+                Ok(None) => return None,
+                Err(status) => return Some((Err(status), Turn::Over)),
+            };
+            let heard = heard + 1;
+            if heard > MAX_CONVERSATION {
+                let error = ApiError::LimitExceeded {
+                    subject: "names",
+                    limit: MAX_CONVERSATION,
+                };
+                return Some((Err(error.into()), Turn::Over));
+            }
+            if let Err(error) = validate_streamed_name(&name, heard) {
+                return Some((Err(error.into()), Turn::Over));
+            }
+            if name.trim().eq_ignore_ascii_case("bye") {
+                let message = "Goodbye!".to_owned();
+                return Some((Ok(HelloReply { message }), Turn::Over));
+            }
+            let reply = HelloReply {
+                message: greeting(&name),
+            };
+            Some((Ok(reply), Turn::Talking(incoming, heard)))
+        });
+        Ok(Response::new(until_shutdown(
+            replies,
+            self.shutdown.clone(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_of(names: &[&str]) -> HelloSummary {
+        let mut roll = RollCall::default();
+        for name in names {
+            roll.add((*name).to_owned());
+        }
+        roll.summary()
+    }
+
+    #[test]
+    fn the_summary_names_the_first_few_and_counts_the_rest() {
+        assert_eq!(summary_of(&[]).message, "Nobody to greet.");
+        assert_eq!(summary_of(&["Ada"]).message, "Hello, Ada!");
+        assert_eq!(summary_of(&["Ada", "Ada"]).message, "Hello, Ada!");
+        assert_eq!(
+            summary_of(&["Ada", "Grace"]).message,
+            "Hello, Ada and Grace!"
+        );
+        assert_eq!(
+            summary_of(&["Ada", "Grace", "Alan"]).message,
+            "Hello, Ada, Grace and Alan!"
+        );
+        let summary = summary_of(&["Ada", "Grace", "Ada", "Alan", "Edsger", "Barbara"]);
+        assert_eq!(summary.message, "Hello, Ada, Grace and 3 others!");
+        assert_eq!((summary.count, summary.distinct_count), (6, 5));
     }
 }

@@ -95,3 +95,143 @@ over_both_transports! {
         assert_eq!(received, 100);
     }
 }
+
+fn names(names: &[&str]) -> impl tokio_stream::Stream<Item = HelloRequest> + Send + 'static {
+    let requests: Vec<_> = names
+        .iter()
+        .map(|name| HelloRequest {
+            name: (*name).to_owned(),
+        })
+        .collect();
+    tokio_stream::iter(requests)
+}
+
+// A finite client stream is one request body: gRPC-Web carries it too.
+over_both_transports! {
+    async fn say_hello_to_all_summarises_the_names(app, channel) {
+        let mut client = GreeterClient::with_origin(channel, app.uri());
+        let summary = client
+            .say_hello_to_all(names(&["Ada", "Grace", "Ada", "Alan", "Edsger"]))
+            .await
+            .expect("summary")
+            .into_inner();
+        assert_eq!(summary.count, 5);
+        assert_eq!(summary.distinct_count, 4);
+        assert_eq!(summary.message, "Hello, Ada, Grace and 2 others!");
+
+        let summary = client.say_hello_to_all(names(&[])).await.expect("summary").into_inner();
+        assert_eq!((summary.count, summary.message.as_str()), (0, "Nobody to greet."));
+
+        let status = client
+            .say_hello_to_all(names(&["Ada", " "]))
+            .await
+            .expect_err("second name blank");
+        assert_invalid(&status, "name", "name: must not be empty (message 2)");
+    }
+}
+
+over_both_transports! {
+    async fn say_hello_to_all_enforces_its_limit(app, channel) {
+        let mut client = GreeterClient::with_origin(channel, app.uri());
+        let at_limit = vec!["x"; 10_000];
+        let summary = client.say_hello_to_all(names(&at_limit)).await.expect("10000 names").into_inner();
+        assert_eq!(summary.count, 10_000);
+
+        let over = vec!["x"; 10_001];
+        let status = client.say_hello_to_all(names(&over)).await.expect_err("10001 names");
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "names: at most 10000 allowed");
+        assert_eq!(
+            status.get_details_quota_failure().expect("QuotaFailure").violations[0].subject,
+            "names"
+        );
+    }
+}
+
+over_both_transports! {
+    async fn converse_answers_a_batch_in_order(app, channel) {
+        let mut client = GreeterClient::with_origin(channel, app.uri());
+        let mut replies = client
+            .converse(names(&["Ada", "Grace", "Alan"]))
+            .await
+            .expect("conversation")
+            .into_inner();
+        let mut heard = Vec::new();
+        while let Some(reply) = replies.message().await.expect("no error") {
+            heard.push(reply.message);
+        }
+        assert_eq!(heard, ["Hello, Ada!", "Hello, Grace!", "Hello, Alan!"]);
+    }
+}
+
+/// Native gRPC is full duplex: each reply comes before the next name is even sent.
+#[tokio::test]
+async fn converse_answers_each_name_as_it_arrives_and_the_server_may_end_it() {
+    let app = crate::helpers::spawn_app().await;
+    let mut client = GreeterClient::new(app.native_channel().await);
+    let (send, outgoing) = tokio::sync::mpsc::channel(1);
+    let mut replies = client
+        .converse(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("conversation")
+        .into_inner();
+
+    for (name, expected) in [
+        ("Ada", "Hello, Ada!"),
+        ("Grace", "Hello, Grace!"),
+        ("BYE", "Goodbye!"),
+    ] {
+        send.send(HelloRequest { name: name.into() })
+            .await
+            .expect("server listening");
+        let reply = tokio::time::timeout(crate::helpers::PATIENCE, replies.message())
+            .await
+            .expect("a reply before the next name")
+            .expect("no error")
+            .expect("conversation open");
+        assert_eq!(reply.message, expected);
+    }
+    // After "bye" the server ends the conversation, with OK, while the client's side is open.
+    assert!(replies.message().await.expect("ends cleanly").is_none());
+    drop(send);
+}
+
+#[tokio::test]
+async fn converse_ends_when_the_client_closes_and_enforces_its_limit() {
+    let app = crate::helpers::spawn_app().await;
+    let mut client = GreeterClient::new(app.native_channel().await);
+
+    let (send, outgoing) = tokio::sync::mpsc::channel(1);
+    let mut replies = client
+        .converse(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("conversation")
+        .into_inner();
+    send.send(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("server listening");
+    assert_eq!(
+        replies.message().await.expect("ok").expect("reply").message,
+        "Hello, Ada!"
+    );
+    drop(send);
+    assert!(replies.message().await.expect("ends cleanly").is_none());
+
+    let too_many = vec!["x"; 1_001];
+    let mut replies = client
+        .converse(names(&too_many))
+        .await
+        .expect("conversation")
+        .into_inner();
+    let mut answered = 0;
+    let status = loop {
+        match replies.message().await {
+            Ok(Some(_)) => answered += 1,
+            Ok(None) => panic!("ended without the limit error"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(answered, 1_000);
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(status.message(), "names: at most 1000 allowed");
+}

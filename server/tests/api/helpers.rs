@@ -74,8 +74,17 @@ impl TestApp {
             .expect("connects")
     }
 
+    /// gRPC-Web over HTTP/1.1, as a browser speaks it to a plain-HTTP origin.
     pub fn grpc_web_channel(&self) -> WebChannel {
         let http = Client::builder(TokioExecutor::new()).build_http();
+        GrpcWebClientLayer::new().layer(http)
+    }
+
+    /// gRPC-Web over HTTP/2 (prior knowledge), as a browser speaks it over TLS.
+    pub fn grpc_web_h2_channel(&self) -> WebChannel {
+        let http = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
         GrpcWebClientLayer::new().layer(http)
     }
 
@@ -100,7 +109,8 @@ impl TestApp {
     }
 }
 
-/// Defines one test per transport: `native_grpc` (HTTP/2) and `grpc_web` (HTTP/1.1).
+/// Defines one test per transport: `native_grpc` (HTTP/2), `grpc_web` (HTTP/1.1) and
+/// `grpc_web_http2`.
 /// The body sees the running app and a channel to build any generated client on.
 macro_rules! over_both_transports {
     ($(#[$meta:meta])* async fn $name:ident($app:ident, $channel:ident) $body:block) => {
@@ -120,6 +130,13 @@ macro_rules! over_both_transports {
             async fn grpc_web() {
                 let $app = crate::helpers::spawn_app().await;
                 let $channel = $app.grpc_web_channel();
+                $body
+            }
+
+            #[tokio::test]
+            async fn grpc_web_http2() {
+                let $app = crate::helpers::spawn_app().await;
+                let $channel = $app.grpc_web_h2_channel();
                 $body
             }
         }
