@@ -180,11 +180,6 @@ impl Greeter for GreeterService {
         &self,
         request: Request<Streaming<HelloRequest>>,
     ) -> Result<Response<Self::ConverseStream>, Status> {
-        /// Where a conversation is: still talking (with how many names so far), or over.
-        enum Turn {
-            Talking(Streaming<HelloRequest>, u32),
-            Over,
-        }
         let replies = stream::unfold(Turn::Talking(request.into_inner(), 0), |turn| async move {
             let Turn::Talking(mut incoming, heard) = turn else {
                 return None;
@@ -193,7 +188,7 @@ impl Greeter for GreeterService {
                 Ok(Some(HelloRequest { name })) => name,
                 // The client closed its side: the conversation ends normally.
                 Ok(None) => return None,
-                Err(status) => return Some((Err(status), Turn::Over)),
+                Err(status) => return Some((Err(status), None)),
             };
             let heard = heard + 1;
             if heard > MAX_CONVERSATION {
@@ -201,19 +196,19 @@ impl Greeter for GreeterService {
                     subject: "names",
                     limit: MAX_CONVERSATION,
                 };
-                return Some((Err(error.into()), Turn::Over));
+                return Some((Err(error.into()), None));
             }
             if let Err(error) = validate_streamed_name(&name, heard) {
-                return Some((Err(error.into()), Turn::Over));
+                return Some((Err(error.into()), None));
             }
             if name.trim().eq_ignore_ascii_case("bye") {
                 let message = "Goodbye!".to_owned();
-                return Some((Ok(HelloReply { message }), Turn::Over));
+                return Some((Ok(HelloReply { message }), None));
             }
             let reply = HelloReply {
                 message: greeting(&name),
             };
-            Some((Ok(reply), Turn::Talking(incoming, heard)))
+            Some((Ok(reply), Some((incoming, heard))))
         });
         Ok(Response::new(until_shutdown(
             replies,
