@@ -180,10 +180,10 @@ impl Greeter for GreeterService {
         &self,
         request: Request<Streaming<HelloRequest>>,
     ) -> Result<Response<Self::ConverseStream>, Status> {
-        let replies = stream::unfold(Turn::Talking(request.into_inner(), 0), |turn| async move {
-            let Turn::Talking(mut incoming, heard) = turn else {
-                return None;
-            };
+        // The state is the open conversation and how many names it has heard; `None` once
+        // the server has ended it.
+        let replies = stream::unfold(Some((request.into_inner(), 0)), |conversation| async move {
+            let (mut incoming, heard) = conversation?;
             let name = match incoming.message().await {
                 Ok(Some(HelloRequest { name })) => name,
                 // The client closed its side: the conversation ends normally.
