@@ -32,15 +32,8 @@ pub struct CallError {
 
 impl CallError {
     /// The code as gRPC spells it (`NOT_FOUND`), which is what users search for.
-    pub fn code_name(&self) -> String {
-        let mut name = String::new();
-        for (index, c) in format!("{:?}", self.code).chars().enumerate() {
-            if c.is_ascii_uppercase() && index > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_uppercase());
-        }
-        name
+    pub fn code_name(&self) -> &'static str {
+        proto::code_name(self.code)
     }
 }
 
@@ -50,25 +43,5 @@ impl From<tonic::Status> for CallError {
             code: status.code(),
             message: status.message().to_owned(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_named_as_grpc_spells_them() {
-        let name = |code| {
-            CallError {
-                code,
-                message: String::new(),
-            }
-            .code_name()
-        };
-        assert_eq!(name(tonic::Code::NotFound), "NOT_FOUND");
-        assert_eq!(name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
-        assert_eq!(name(tonic::Code::Ok), "OK");
-        assert_eq!(name(tonic::Code::Unavailable), "UNAVAILABLE");
     }
 }

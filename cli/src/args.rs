@@ -1,0 +1,209 @@
+//! The command line: every service, every method, and the flags that apply to all of them.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
+
+const EXAMPLES: &str = "\
+Examples:
+  client greeter say-hello Ada
+  client greeter stream Ada --count 3 --interval 1s
+  printf 'Ada\\nGrace\\n' | client greeter to-all
+  client greeter converse                      (type names; Ctrl-D or \"bye\" ends it)
+  client predict World111
+  client weather search par
+  client weather current paris-fr tokyo-jp -o json
+  client weather watch oslo-no --deadline 10s
+  client health weather.v1.WeatherService
+  client -s http://127.0.0.1:50051 -H x-request-id:demo-1 greeter say-hello Ada
+
+Errors print their gRPC code, message and details on stderr, and the exit status is 1
+(2 for a bad command line or server address, 130 after Ctrl-C).";
+
+/// Call the server's gRPC services from the command line.
+///
+/// One connection carries every call of a run. Replies print as they arrive.
+#[derive(Debug, Parser)]
+#[command(name = "client", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Options {
+    /// Server to call: http://HOST:PORT, or https://HOST:PORT for TLS (with --ca-file).
+    #[arg(
+        long,
+        short,
+        env = "CLIENT_SERVER",
+        default_value = "http://localhost:50051",
+        global = true
+    )]
+    pub server: String,
+
+    /// PEM file of the certificate authority that signed the server's certificate.
+    #[arg(long, value_name = "PEM", global = true)]
+    pub ca_file: Option<PathBuf>,
+
+    /// Deadline for each call, streams included, e.g. `500ms` or `5s`. A call still running
+    /// then fails with DEADLINE_EXCEEDED.
+    #[arg(long, short, value_parser = parse_duration, global = true)]
+    pub deadline: Option<Duration>,
+
+    /// Metadata sent with every call, as KEY:VALUE. Repeatable.
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE", value_parser = parse_header, global = true)]
+    pub headers: Vec<Header>,
+
+    /// How replies print: `text` for people, `json` (one object per line, protobuf's JSON
+    /// mapping) for programs.
+    #[arg(long, short, value_enum, default_value_t = Format::Text, global = true)]
+    pub output: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// One `-H KEY:VALUE`.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub key: AsciiMetadataKey,
+    pub value: AsciiMetadataValue,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Greeter: the four kinds of gRPC call.
+    #[command(subcommand)]
+    Greeter(GreeterCommand),
+
+    /// demo.MyService.Predict, the seeds' tutorial call: prints "Hello, PROMPT!".
+    Predict { prompt: String },
+
+    /// Weather: city search, current conditions, live updates.
+    #[command(subcommand)]
+    Weather(WeatherCommand),
+
+    /// grpc.health.v1.Health.Check: is the server, or one service, serving?
+    Health {
+        /// A service name such as `Greeter`; empty for the whole server.
+        #[arg(default_value = "")]
+        service: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GreeterCommand {
+    /// Unary: one name in, one greeting out.
+    SayHello { name: String },
+
+    /// Server streaming: COUNT greetings, printed as they arrive.
+    Stream {
+        name: String,
+        /// How many greetings (1-100).
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+        /// Time between greetings (at most 10s).
+        #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+        interval: Duration,
+    },
+
+    /// Client streaming: names from FILE (or stdin), one per line; one summary comes back.
+    ToAll {
+        /// A file of names, one per line. Without it, stdin.
+        file: Option<PathBuf>,
+    },
+
+    /// Bidirectional: each line of stdin is a name, each reply prints as it arrives.
+    /// Ctrl-D ends your side; the server ends it after "bye".
+    Converse,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeatherCommand {
+    /// Cities whose name (or a word of it) starts with QUERY, largest first.
+    Search {
+        query: String,
+        /// At most this many cities (1-50).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+
+    /// Current conditions of one or more cities, by id (e.g. `paris-fr`), called
+    /// concurrently over the one connection.
+    Current {
+        #[arg(required = true, value_name = "CITY_ID")]
+        city_ids: Vec<String>,
+    },
+
+    /// Live conditions of a city as they change, until Ctrl-C (or --deadline).
+    Watch {
+        #[arg(value_name = "CITY_ID")]
+        city_id: String,
+    },
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value)
+        .map_err(|error| format!("{error}; expected e.g. `500ms`, `2s` or `1m`"))
+}
+
+fn parse_header(value: &str) -> Result<Header, String> {
+    let expected = "expected KEY:VALUE, e.g. `x-request-id:abc-123`";
+    let (key, value) = value.split_once(':').ok_or(expected)?;
+    let key = key.trim().to_ascii_lowercase();
+    if key.ends_with("-bin") {
+        return Err(format!(
+            "'{key}': binary (-bin) metadata is not supported here"
+        ));
+    }
+    Ok(Header {
+        key: key
+            .parse()
+            .map_err(|_| format!("'{key}' is not a valid metadata key; {expected}"))?,
+        value: value
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{value}' is not a valid ASCII metadata value"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_and_bad_ones_say_why() {
+        let header = parse_header("X-Request-Id: abc").expect("valid");
+        assert_eq!(header.key.as_str(), "x-request-id");
+        assert_eq!(header.value, "abc");
+        assert!(
+            parse_header("no-colon")
+                .expect_err("no colon")
+                .contains("KEY:VALUE")
+        );
+        assert!(
+            parse_header("bad key:1")
+                .expect_err("space")
+                .contains("not a valid")
+        );
+        assert!(
+            parse_header("x-bin:1")
+                .expect_err("binary")
+                .contains("binary")
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

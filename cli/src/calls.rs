@@ -1,0 +1,230 @@
+//! One function per method: build the request, call over the shared channel, print.
+
+use std::{path::Path, pin::Pin};
+
+use futures_util::{Stream, StreamExt, future::join_all};
+use proto::{
+    demo::{PredictRequest, my_service_client::MyServiceClient},
+    greeter::{HelloRequest, HelloStreamRequest, greeter_client::GreeterClient},
+    weather::v1::{
+        CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
+        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
+    },
+};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio_stream::wrappers::LinesStream;
+use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::{
+    args::{Command, GreeterCommand, WeatherCommand},
+    metadata::CallMetadata,
+    output::Printer,
+};
+
+/// The one connection every call of a run shares, with the metadata interceptor on it.
+pub type Transport = InterceptedService<Channel, CallMetadata>;
+
+#[derive(Debug)]
+pub struct Calls {
+    transport: Transport,
+    printer: Printer,
+}
+
+impl Calls {
+    pub fn new(transport: Transport, printer: Printer) -> Self {
+        Self { transport, printer }
+    }
+
+    pub fn printer(&self) -> &Printer {
+        &self.printer
+    }
+
+    pub async fn run(&self, command: Command) -> Result<(), Status> {
+        match command {
+            Command::Greeter(command) => self.greeter(command).await,
+            Command::Predict { prompt } => {
+                let mut client = MyServiceClient::new(self.transport.clone());
+                let reply = client
+                    .predict(PredictRequest { prompt })
+                    .await?
+                    .into_inner();
+                self.printer
+                    .reply("demo.PredictResponse", &reply, |r| r.result.clone());
+                Ok(())
+            }
+            Command::Weather(command) => self.weather(command).await,
+            Command::Health { service } => {
+                let mut client = HealthClient::new(self.transport.clone());
+                let status = client
+                    .check(HealthCheckRequest { service })
+                    .await?
+                    .into_inner()
+                    .status();
+                // grpc.health.v1 is not in this project's descriptors: print it directly.
+                let name = status.as_str_name();
+                match self.printer.is_json() {
+                    true => println!("{}", serde_json::json!({ "status": name })),
+                    false => println!("{name}"),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn greeter(&self, command: GreeterCommand) -> Result<(), Status> {
+        let mut client = GreeterClient::new(self.transport.clone());
+        let print = |reply: &proto::greeter::HelloReply| {
+            self.printer
+                .reply("HelloReply", reply, |r| r.message.clone());
+        };
+        match command {
+            GreeterCommand::SayHello { name } => {
+                print(&client.say_hello(HelloRequest { name }).await?.into_inner());
+            }
+            GreeterCommand::Stream {
+                name,
+                count,
+                interval,
+            } => {
+                let request = HelloStreamRequest {
+                    name,
+                    count,
+                    interval_ms: u32::try_from(interval.as_millis()).unwrap_or(u32::MAX),
+                };
+                let mut replies = client.say_hello_stream(request).await?.into_inner();
+                while let Some(reply) = replies.message().await? {
+                    print(&reply);
+                }
+            }
+            GreeterCommand::ToAll { file } => {
+                let names = names_from(file.as_deref()).await?;
+                let summary = client.say_hello_to_all(names).await?.into_inner();
+                self.printer.reply("HelloSummary", &summary, |s| {
+                    format!(
+                        "{} ({} names, {} different)",
+                        s.message, s.count, s.distinct_count
+                    )
+                });
+            }
+            GreeterCommand::Converse => {
+                let names = names_from(None).await?;
+                let mut replies = client.converse(names).await?.into_inner();
+                while let Some(reply) = replies.message().await? {
+                    print(&reply);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn weather(&self, command: WeatherCommand) -> Result<(), Status> {
+        let mut client = WeatherServiceClient::new(self.transport.clone());
+        match command {
+            WeatherCommand::Search { query, limit } => {
+                let found = client
+                    .search_cities(SearchCitiesRequest { query, limit })
+                    .await?
+                    .into_inner();
+                self.printer
+                    .reply("weather.v1.SearchCitiesResponse", &found, |found| {
+                        found
+                            .cities
+                            .iter()
+                            .map(|c| format!("{:<24} {}, {}", c.id, c.name, c.country))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+            }
+            WeatherCommand::Current { city_ids } => {
+                // Concurrent calls, multiplexed on the one HTTP/2 connection.
+                let calls = city_ids.into_iter().map(|city_id| {
+                    let mut client = client.clone();
+                    async move {
+                        client
+                            .get_current_conditions(GetCurrentConditionsRequest { city_id })
+                            .await
+                    }
+                });
+                // Every answer prints; the first failure is returned (and printed last), the
+                // others print where they come.
+                let mut first_error = None;
+                for result in join_all(calls).await {
+                    match result {
+                        Ok(reading) => self.print_conditions(&reading.into_inner()),
+                        Err(status) if first_error.is_none() => first_error = Some(status),
+                        Err(status) => self.printer.error(&status),
+                    }
+                }
+                if let Some(status) = first_error {
+                    return Err(status);
+                }
+            }
+            WeatherCommand::Watch { city_id } => {
+                let mut readings = client
+                    .watch_conditions(WatchConditionsRequest { city_id })
+                    .await?
+                    .into_inner();
+                while let Some(reading) = readings.message().await? {
+                    self.print_conditions(&reading);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn print_conditions(&self, reading: &CurrentConditions) {
+        self.printer
+            .reply("weather.v1.CurrentConditions", reading, |reading| {
+                let city = reading.city.clone().unwrap_or_default();
+                let c = reading.conditions.unwrap_or_default();
+                let sky = c
+                    .sky()
+                    .as_str_name()
+                    .trim_start_matches("SKY_")
+                    .replace('_', " ");
+                let seconds = reading
+                    .observed_at
+                    .map_or(0, |t| t.seconds)
+                    .rem_euclid(86_400);
+                format!(
+                    "{}, {}: {:.1} °C (feels like {:.1} °C), {}, humidity {}%, wind {:.1} km/h \
+                     from {}°, precipitation {:.1} mm/h; observed {:02}:{:02}:{:02} UTC",
+                    city.name,
+                    city.country_code,
+                    c.temperature_c,
+                    c.feels_like_c,
+                    sky.to_lowercase(),
+                    c.humidity_percent,
+                    c.wind_speed_kmh,
+                    c.wind_direction_deg,
+                    c.precipitation_mm_h,
+                    seconds / 3600,
+                    seconds % 3600 / 60,
+                    seconds % 60,
+                )
+            });
+    }
+}
+
+type Names = Pin<Box<dyn Stream<Item = HelloRequest> + Send>>;
+
+/// Names, one per line, from a file or stdin, as they are read: blank lines are skipped.
+async fn names_from(file: Option<&Path>) -> Result<Names, Status> {
+    let reader: Box<dyn AsyncRead + Send + Unpin> = match file {
+        Some(path) => Box::new(tokio::fs::File::open(path).await.map_err(|error| {
+            Status::invalid_argument(format!("cannot read {}: {error}", path.display()))
+        })?),
+        None => Box::new(tokio::io::stdin()),
+    };
+    let lines = LinesStream::new(BufReader::new(reader).lines());
+    // A read error ends the stream; the names read before it are sent.
+    let lines = lines.take_while(|line| std::future::ready(line.is_ok()));
+    Ok(Box::pin(lines.filter_map(|line| async move {
+        let name = line.ok()?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| HelloRequest {
+            name: name.to_owned(),
+        })
+    })))
+}

@@ -1,0 +1,101 @@
+//! `client`: a command-line client for every method of every service.
+//!
+//! Run with: `cargo run -p cli -- --help`
+
+mod args;
+mod calls;
+mod metadata;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tonic::{
+    Status,
+    service::interceptor::InterceptedService,
+    transport::{Certificate, ClientTlsConfig, Endpoint},
+};
+
+use crate::{
+    args::{Cli, Options},
+    calls::Calls,
+    metadata::CallMetadata,
+    output::Printer,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Cli { options, command } = Cli::parse();
+    let endpoint = match endpoint(&options) {
+        Ok(endpoint) => endpoint,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // Lazy: connecting happens on the first call, and a refused connection is that call's
+    // UNAVAILABLE, reported like any other error.
+    let transport = InterceptedService::new(
+        endpoint.connect_lazy(),
+        CallMetadata::new(options.headers, options.deadline),
+    );
+    let calls = Calls::new(transport, Printer::new(options.output));
+
+    let call = calls.run(command);
+    let outcome = tokio::select! {
+        outcome = async {
+            match options.deadline {
+                // The server also gets the deadline (grpc-timeout); this bounds the wait
+                // here, for streams too.
+                Some(deadline) => tokio::time::timeout(deadline, call).await.unwrap_or_else(|_| {
+                    Err(Status::deadline_exceeded(format!(
+                        "the {} deadline passed",
+                        humantime::format_duration(deadline)
+                    )))
+                }),
+                None => call.await,
+            }
+        } => outcome,
+        // Dropping the call resets its HTTP/2 stream: the server sees it cancelled.
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("cancelled");
+            return ExitCode::from(130);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(status) => {
+            calls.printer().error(&status);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn endpoint(options: &Options) -> Result<Endpoint, String> {
+    let bad_server = |error: &dyn std::fmt::Display| {
+        format!(
+            "--server '{}': {error}; expected http://HOST:PORT or https://HOST:PORT",
+            options.server
+        )
+    };
+    let endpoint = Endpoint::from_shared(options.server.clone())
+        .map_err(|error| bad_server(&error))?
+        .user_agent(concat!("grpc-browser-client/", env!("CARGO_PKG_VERSION")))
+        .map_err(|error| bad_server(&error))?;
+    match (options.server.starts_with("https://"), &options.ca_file) {
+        (true, Some(ca_file)) => {
+            let pem = std::fs::read(ca_file)
+                .map_err(|error| format!("--ca-file {}: {error}", ca_file.display()))?;
+            endpoint
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .map_err(|error| format!("--ca-file {}: {error}", ca_file.display()))
+        }
+        (true, None) => Err(
+            "an https:// server needs --ca-file (the CA that signed its \
+                             certificate)"
+                .into(),
+        ),
+        (false, Some(_)) => Err("--ca-file is for https:// servers".into()),
+        (false, None) => Ok(endpoint),
+    }
+}

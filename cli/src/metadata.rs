@@ -1,0 +1,38 @@
+//! What every call carries, added in one place: an interceptor on the shared channel, so no
+//! call site can forget it.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::{Request, Status, service::Interceptor};
+
+use crate::args::Header;
+
+/// Adds the `-H` metadata and the deadline (`grpc-timeout`) to every request.
+#[derive(Debug, Clone)]
+pub struct CallMetadata {
+    headers: Arc<[Header]>,
+    deadline: Option<Duration>,
+}
+
+impl CallMetadata {
+    pub fn new(headers: Vec<Header>, deadline: Option<Duration>) -> Self {
+        Self {
+            headers: headers.into(),
+            deadline,
+        }
+    }
+}
+
+impl Interceptor for CallMetadata {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        for header in self.headers.iter() {
+            request
+                .metadata_mut()
+                .append(header.key.clone(), header.value.clone());
+        }
+        if let Some(deadline) = self.deadline {
+            request.set_timeout(deadline);
+        }
+        Ok(request)
+    }
+}

@@ -1,0 +1,312 @@
+//! The `client` binary against a real server on `127.0.0.1:0`: what it prints, how it
+//! fails, and that leaving (deadline, Ctrl-C) stops the server's work.
+
+use std::{process::Stdio, time::Duration};
+
+use server::{App, Config, weather::LiveHub};
+use tokio::{io::AsyncWriteExt, net::TcpListener, process::Command, sync::oneshot};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Server {
+    url: String,
+    hub: LiveHub,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn start_server() -> Server {
+    let mut config = Config::defaults();
+    config.live_interval = Duration::from_millis(200);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let app = App::build(&config).expect("app");
+    let hub = app.live_hub().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url,
+        hub,
+        _stop: stop,
+    }
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+        .arg("--server")
+        .arg(&server.url)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("client starts");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(input);
+    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
+        .await
+        .expect("the client finishes")
+        .expect("output");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[tokio::test]
+async fn every_greeter_mode() {
+    let server = start_server().await;
+
+    let run = client(&server, &["greeter", "say-hello", "Ada"], "").await;
+    assert_eq!(
+        (run.code, lines(&run.stdout)),
+        (Some(0), vec!["Hello, Ada!"])
+    );
+
+    let run = client(
+        &server,
+        &[
+            "greeter",
+            "stream",
+            "Ada",
+            "--count",
+            "3",
+            "--interval",
+            "10ms",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(
+        lines(&run.stdout),
+        [
+            "Hello, Ada! (1/3)",
+            "Hello, Ada! (2/3)",
+            "Hello, Ada! (3/3)"
+        ]
+    );
+
+    let run = client(&server, &["greeter", "to-all"], "Ada\nGrace\n\nAda\nAlan\n").await;
+    assert_eq!(
+        lines(&run.stdout),
+        ["Hello, Ada, Grace and Alan! (4 names, 3 different)"]
+    );
+
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), "Edsger\nBarbara\n").expect("write");
+    let path = file.path().to_str().expect("UTF-8 path");
+    let run = client(&server, &["greeter", "to-all", path], "").await;
+    assert_eq!(
+        lines(&run.stdout),
+        ["Hello, Edsger and Barbara! (2 names, 2 different)"]
+    );
+
+    let run = client(
+        &server,
+        &["greeter", "converse"],
+        "Ada\nGrace\nbye\nnever read\n",
+    )
+    .await;
+    assert_eq!(
+        lines(&run.stdout),
+        ["Hello, Ada!", "Hello, Grace!", "Goodbye!"]
+    );
+    assert_eq!(run.code, Some(0));
+}
+
+#[tokio::test]
+async fn predict_weather_and_health() {
+    let server = start_server().await;
+
+    let run = client(&server, &["predict", "World111"], "").await;
+    assert_eq!(lines(&run.stdout), ["Hello, World111!"]);
+
+    let run = client(&server, &["weather", "current", "paris-fr", "tokyo-jp"], "").await;
+    let printed = lines(&run.stdout);
+    assert_eq!(printed.len(), 2, "{printed:?}");
+    assert!(printed[0].starts_with("Paris, FR: ") && printed[1].starts_with("Tokyo, JP: "));
+
+    let run = client(&server, &["health"], "").await;
+    assert_eq!(lines(&run.stdout), ["SERVING"]);
+}
+
+#[tokio::test]
+async fn json_output_uses_the_protobuf_json_mapping() {
+    let server = start_server().await;
+    let run = client(
+        &server,
+        &["-o", "json", "weather", "search", "par", "--limit", "1"],
+        "",
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+    assert_eq!(json["cities"][0]["id"], "paris-fr");
+    assert_eq!(json["cities"][0]["timeZone"], "Europe/Paris");
+
+    let run = client(
+        &server,
+        &["-o", "json", "weather", "current", "oslo-no"],
+        "",
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+    assert!(
+        json["observedAt"]
+            .as_str()
+            .expect("RFC 3339 timestamp")
+            .ends_with('Z')
+    );
+    assert!(
+        json["conditions"]["sky"]
+            .as_str()
+            .expect("enum name")
+            .starts_with("SKY_")
+    );
+}
+
+#[tokio::test]
+async fn errors_print_code_message_and_details_and_exit_non_zero() {
+    let server = start_server().await;
+
+    let run = client(&server, &["greeter", "say-hello", " "], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        lines(&run.stderr),
+        [
+            "error: INVALID_ARGUMENT: name: must not be empty",
+            "  field name: must not be empty"
+        ]
+    );
+
+    let run = client(&server, &["weather", "current", "lima-pe", "atlantis"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stdout.starts_with("Lima, PE: "),
+        "the good answer still prints"
+    );
+    assert!(
+        run.stderr
+            .contains("error: NOT_FOUND: no city with id 'atlantis'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("city 'atlantis': not in the catalog"),
+        "{}",
+        run.stderr
+    );
+
+    let run = client(
+        &server,
+        &["-o", "json", "greeter", "stream", "Ada", "--count", "0"],
+        "",
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("JSON error");
+    assert_eq!(json["code"], "INVALID_ARGUMENT");
+    assert_eq!(
+        json["details"][0],
+        "field count: must be between 1 and 100, got 0"
+    );
+
+    let refused = Server {
+        url: "http://127.0.0.1:1".into(),
+        ..start_server().await
+    };
+    let run = client(&refused, &["greeter", "say-hello", "Ada"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.starts_with("error: UNAVAILABLE"),
+        "{}",
+        run.stderr
+    );
+
+    let bad = Server {
+        url: "not a url".into(),
+        ..start_server().await
+    };
+    let run = client(&bad, &["greeter", "say-hello", "Ada"], "").await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("expected http://HOST:PORT"),
+        "{}",
+        run.stderr
+    );
+}
+
+async fn wait_for_no_producers(hub: &LiveHub) {
+    let mut producers = hub.producers();
+    tokio::time::timeout(PATIENCE, producers.wait_for(|count| *count == 0))
+        .await
+        .expect("the server stops producing for a client that left")
+        .expect("hub alive");
+}
+
+#[tokio::test]
+async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
+    let server = start_server().await;
+    let run = client(
+        &server,
+        &["weather", "watch", "oslo-no", "--deadline", "700ms"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        lines(&run.stdout).len() >= 2,
+        "updates printed until the deadline: {}",
+        run.stdout
+    );
+    assert_eq!(
+        lines(&run.stderr),
+        ["error: DEADLINE_EXCEEDED: the 700ms deadline passed"]
+    );
+    wait_for_no_producers(&server.hub).await;
+}
+
+#[tokio::test]
+async fn ctrl_c_cancels_the_call_on_the_server() {
+    let server = start_server().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(["--server", &server.url, "weather", "watch", "paris-fr"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("client starts");
+    let mut subscribed = server.hub.producers();
+    tokio::time::timeout(PATIENCE, subscribed.wait_for(|count| *count == 1))
+        .await
+        .expect("the watch reaches the server")
+        .expect("hub alive");
+
+    let pid = child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert_eq!(status.code(), Some(130));
+    wait_for_no_producers(&server.hub).await;
+}
