@@ -18,6 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     config::{Config, CorsOrigin},
+    deadline,
     services::{GreeterService, PredictService, WeatherService},
     static_files,
     weather::{Catalog, LiveHub},
@@ -69,6 +70,8 @@ impl App {
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()
+            // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
+            .layer(axum::middleware::from_fn(deadline::enforce))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
             // that is not gRPC-Web, which would break the static files.
             .layer(GrpcWebLayer::new());

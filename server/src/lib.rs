@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod config;
+mod deadline;
 pub mod error;
 pub mod services;
 pub mod shutdown;

@@ -144,3 +144,29 @@ over_both_transports! {
         app.wait_for_no_producers().await;
     }
 }
+
+over_both_transports! {
+    /// The server, not the client, ends a stream at its `grpc-timeout`.
+    async fn a_stream_past_its_deadline_ends_with_deadline_exceeded(app, channel) {
+        let mut client = WeatherServiceClient::with_origin(channel, app.uri());
+        let mut request = tonic::Request::new(WatchConditionsRequest { city_id: "lima-pe".into() });
+        request.set_timeout(std::time::Duration::from_millis(600));
+        let mut stream = client.watch_conditions(request).await.expect("watch starts").into_inner();
+
+        let mut readings = 0;
+        let status = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match stream.message().await {
+                    Ok(Some(_)) => readings += 1,
+                    Ok(None) => panic!("the stream ended without a status"),
+                    Err(status) => break status,
+                }
+            }
+        })
+        .await
+        .expect("the deadline ends the stream");
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert!(readings >= 2, "updates flowed until the deadline: {readings}");
+        app.wait_for_no_producers().await;
+    }
+}
