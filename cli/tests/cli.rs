@@ -274,9 +274,11 @@ async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
         "updates printed until the deadline: {}",
         run.stdout
     );
-    assert_eq!(
-        lines(&run.stderr),
-        ["error: DEADLINE_EXCEEDED: the 700ms deadline passed"]
+    // Client and server both enforce it; whichever notices first words the message.
+    assert!(
+        run.stderr.starts_with("error: DEADLINE_EXCEEDED: "),
+        "{}",
+        run.stderr
     );
     wait_for_no_producers(&server.hub).await;
 }
