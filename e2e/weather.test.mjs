@@ -50,7 +50,9 @@ test('live updates arrive in place, and switching off ends the stream on the ser
 
   await page.uncheck('#live-toggle');
   assert.equal(await page.textContent('#live-status'), 'off');
-  // The browser aborted the fetch; the server's producer for Paris stops.
+  // The browser aborted the fetch: the server logs the call as cancelled by the client, and
+  // its producer for Paris stops.
+  await server.waitForLog(/access: call method=\/weather\.v1\.WeatherService\/WatchConditions code=CANCELLED/);
   await server.waitForLog(/live feed stopped.*paris-fr/);
 });
 

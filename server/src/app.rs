@@ -1,7 +1,7 @@
 //! The application: every service, the web layers around them, and serving them on one
 //! listener until a shutdown signal, then draining.
 
-use std::{future::Future, io, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use http::{HeaderName, Method, header};
@@ -17,6 +17,7 @@ use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
+    access_log,
     config::{Config, CorsOrigin},
     deadline,
     services::{GreeterService, PredictService, WeatherService},
@@ -72,6 +73,8 @@ impl App {
             .into_axum_router()
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))
+            // Outside the deadline, so the log sees the status a deadline produces.
+            .layer(axum::middleware::from_fn(access_log::log_call))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
             // that is not gRPC-Web, which would break the static files.
             .layer(GrpcWebLayer::new());
@@ -130,7 +133,9 @@ impl App {
                 shutdown.cancel();
             }
         };
-        let server = axum::serve(listener, router).with_graceful_shutdown(drain);
+        // With the peer's address, for the access log.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, service).with_graceful_shutdown(drain);
 
         tokio::select! {
             result = server.into_future() => result,
@@ -167,6 +172,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("x-grpc-web"),
                 name("x-user-agent"),
                 name("grpc-timeout"),
+                name(access_log::REQUEST_ID),
             ])
             // Trailers-only responses carry the status in headers; without exposing them the
             // browser hides the error from the page.
@@ -174,6 +180,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("grpc-status"),
                 name("grpc-message"),
                 name("grpc-status-details-bin"),
+                name(access_log::REQUEST_ID),
             ])
             .max_age(Duration::from_secs(24 * 3600)),
     )

@@ -2,6 +2,7 @@
 //! wires them to the process (flags, logging, signals); tests build the same [`App`] on
 //! `127.0.0.1:0` and drive its shutdown themselves.
 
+pub mod access_log;
 pub mod app;
 pub mod config;
 mod deadline;

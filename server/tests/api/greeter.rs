@@ -235,3 +235,26 @@ async fn converse_ends_when_the_client_closes_and_enforces_its_limit() {
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(status.message(), "names: at most 1000 allowed");
 }
+
+over_both_transports! {
+    async fn request_ids_are_echoed_or_generated(app, channel) {
+        let mut client = GreeterClient::with_origin(channel, app.uri());
+        let mut request = tonic::Request::new(HelloRequest { name: "Ada".into() });
+        request.metadata_mut().insert("x-request-id", "trace-42".parse().expect("ascii"));
+        let response = client.say_hello(request).await.expect("SayHello succeeds");
+        assert_eq!(response.metadata().get("x-request-id").expect("request id"), "trace-42");
+
+        let response = client
+            .say_hello(HelloRequest { name: "Ada".into() })
+            .await
+            .expect("SayHello succeeds");
+        let generated = response.metadata().get("x-request-id").expect("request id").to_str().expect("ascii");
+        assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+        // Errors carry it too, so a failed call can be found in the server's log.
+        let mut request = tonic::Request::new(HelloRequest { name: String::new() });
+        request.metadata_mut().insert("x-request-id", "trace-43".parse().expect("ascii"));
+        let status = client.say_hello(request).await.expect_err("empty name");
+        assert_eq!(status.metadata().get("x-request-id").expect("request id"), "trace-43");
+    }
+}

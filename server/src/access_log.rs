@@ -1,0 +1,163 @@
+//! The access log and request ids, for every gRPC call in one place.
+//!
+//! Each call gets a request id, the client's `x-request-id` when it sends a sane one, a new
+//! UUID otherwise. Handlers see it in the request metadata, the client gets it back in the
+//! response headers, and it tags the call's tracing span. When the call ends (its trailers
+//! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer.
+
+use std::{
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request},
+    middleware::Next,
+    response::Response,
+};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use http_body::Frame;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID: &str = "x-request-id";
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Middleware (`axum::middleware::from_fn`): request id, span, and the access log line.
+pub async fn log_call(mut request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|value| is_sane(value))
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+
+    let call = Call {
+        method: request.uri().path().to_owned(),
+        peer: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0),
+        request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        started: Instant::now(),
+    };
+    let span = tracing::info_span!("call", request_id = %call.request_id, method = %call.method);
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(REQUEST_ID, request_id);
+
+    // A trailers-only response (errors, mostly) has its status in the headers already.
+    let code = grpc_status(response.headers());
+    response.map(|body| {
+        Body::new(LoggedBody {
+            inner: body,
+            call: Some(call),
+            code,
+        })
+    })
+}
+
+fn is_sane(value: &HeaderValue) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value.as_bytes().iter().all(|b| b.is_ascii_graphic())
+}
+
+fn new_request_id() -> HeaderValue {
+    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
+    let code: i32 = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+    Some(tonic::Code::from_i32(code))
+}
+
+#[derive(Debug)]
+struct Call {
+    method: String,
+    peer: Option<SocketAddr>,
+    request_id: String,
+    started: Instant,
+}
+
+impl Call {
+    fn log(self, code: Option<tonic::Code>) {
+        // No status at all: the client left (or the connection broke) before the end.
+        let code = code.map_or("CANCELLED", proto::code_name);
+        let peer = self.peer.map(|peer| peer.to_string()).unwrap_or_default();
+        tracing::info!(
+            target: "access",
+            method = %self.method,
+            code = %code,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            %peer,
+            request_id = %self.request_id,
+            "call"
+        );
+    }
+}
+
+/// Passes the body through, noting the `grpc-status` trailer; logs the call when the body
+/// is finished or dropped, whichever comes first.
+struct LoggedBody {
+    inner: Body,
+    call: Option<Call>,
+    code: Option<tonic::Code>,
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                    self.code = Some(code);
+                }
+            }
+            Poll::Ready(None) => {
+                let code = self.code.or(Some(tonic::Code::Ok));
+                if let Some(call) = self.call.take() {
+                    call.log(code);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            call.log(self.code);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sane_request_ids_are_kept() {
+        assert!(is_sane(&HeaderValue::from_static("abc-123")));
+        assert!(!is_sane(&HeaderValue::from_static("")));
+        assert!(!is_sane(&HeaderValue::from_static("has space")));
+        let long = "x".repeat(MAX_REQUEST_ID_LEN + 1);
+        assert!(!is_sane(&HeaderValue::try_from(long).expect("ascii")));
+        assert_eq!(new_request_id().len(), 36);
+    }
+}
