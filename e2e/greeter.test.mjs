@@ -97,4 +97,43 @@ test('an out-of-bounds count shows the server error with the field', async () =>
     await page.textContent('#stream-status .error-message'),
     'count: must be between 1 and 100, got 500',
   );
+  // The google.rpc.BadRequest detail names the field.
+  assert.deepEqual(
+    await page.$$eval('#stream-status .error-details li', (items) => items.map((li) => li.textContent)),
+    ['field count: must be between 1 and 100, got 500'],
+  );
+});
+
+test('metadata in and out: the request id the page sends comes back', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#hello-request-id', 'page-42');
+  await page.click('#hello-send');
+  await page.waitForSelector('#hello-reply-id');
+  assert.equal(await page.textContent('#hello-reply-id'), 'page-42');
+
+  await page.fill('#hello-request-id', '');
+  await page.click('#hello-send');
+  await page.waitForFunction(() => document.querySelector('#hello-reply-id')?.textContent !== 'page-42');
+  assert.match(await page.textContent('#hello-reply-id'), /^[0-9a-f-]{36}$/, 'the server made one');
+  // The server logged the page's call under that id, with the page's user agent header.
+  await server.waitForLog(
+    /access: call method=\/Greeter\/SayHello code=OK .*request_id=page-42 agent=grpc-browser-web\//,
+  );
+});
+
+test('client streaming from the page: a batch of names, one summary', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.fill('#all-names', 'Ada\nGrace\n\nAda\nAlan\nEdsger');
+  await page.click('#all-send');
+  await page.waitForSelector('#all-reply');
+  assert.equal(await page.textContent('#all-reply'), 'Hello, Ada, Grace and 2 others!');
+  assert.equal(await page.textContent('#all-counts'), '5 names, 4 different');
+});
+
+test('the page says why a browser cannot stream requests, and what does', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  const text = await page.textContent('#browser-limits');
+  assert.match(text, /cannot stream a request body/);
+  assert.match(text, /cargo run -p cli -- greeter converse/);
+  assert.match(text, /printf 'Ada\\nGrace\\n' \| cargo run -p cli -- greeter to-all/);
 });

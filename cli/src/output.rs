@@ -2,7 +2,6 @@
 
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use tonic::Status;
-use tonic_types::{ErrorDetail, StatusExt};
 
 use crate::args::Format;
 
@@ -60,12 +59,8 @@ impl Printer {
 
     /// Prints a failed call on stderr: code, message, and the details a user can act on.
     pub fn error(&self, status: &Status) {
-        let code = proto::code_name(status.code());
-        let details: Vec<String> = status
-            .get_error_details_vec()
-            .into_iter()
-            .flat_map(describe)
-            .collect();
+        let code = proto::status::code_name(status.code());
+        let details = proto::status::details(status);
         match self.format {
             Format::Text => {
                 eprintln!("error: {code}: {}", status.message());
@@ -78,26 +73,5 @@ impl Printer {
                 serde_json::json!({ "code": code, "message": status.message(), "details": details })
             ),
         }
-    }
-}
-
-/// One line per detail of the `google.rpc` error model.
-fn describe(detail: ErrorDetail) -> Vec<String> {
-    match detail {
-        ErrorDetail::BadRequest(bad) => bad
-            .field_violations
-            .into_iter()
-            .map(|v| format!("field {}: {}", v.field, v.description))
-            .collect(),
-        ErrorDetail::QuotaFailure(quota) => quota
-            .violations
-            .into_iter()
-            .map(|v| format!("limit on {}: {}", v.subject, v.description))
-            .collect(),
-        ErrorDetail::ResourceInfo(info) => vec![format!(
-            "{} '{}': {}",
-            info.resource_type, info.resource_name, info.description
-        )],
-        other => vec![format!("{other:?}")],
     }
 }

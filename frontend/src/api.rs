@@ -1,47 +1,85 @@
 //! Clients for the gRPC services, built in one place. The transport is the browser's
-//! `fetch`, speaking gRPC-Web to the origin that served the page.
+//! `fetch`, speaking gRPC-Web to the origin that served the page; an interceptor adds what
+//! every call carries.
+
+use std::time::Duration;
 
 use proto::{
     greeter::greeter_client::GreeterClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+};
 use tonic_web_wasm_client::Client;
 
-fn transport() -> Client {
+/// How long the page waits for a unary answer. Sent as `grpc-timeout`, which the server
+/// enforces; streams have none, the user stops them.
+pub const UNARY_DEADLINE: Duration = Duration::from_secs(10);
+
+pub type Transport = InterceptedService<Client, PageMetadata>;
+
+fn transport() -> Transport {
     // Same origin as the page: the server (or `trunk serve`'s proxy) answers both.
     let origin = web_sys::window()
         .and_then(|window| window.location().origin().ok())
         .unwrap_or_default();
-    Client::new(origin)
+    InterceptedService::new(Client::new(origin), PageMetadata)
 }
 
-pub fn greeter() -> GreeterClient<Client> {
+pub fn greeter() -> GreeterClient<Transport> {
     GreeterClient::new(transport())
 }
 
-pub fn weather() -> WeatherServiceClient<Client> {
+pub fn weather() -> WeatherServiceClient<Transport> {
     WeatherServiceClient::new(transport())
 }
 
-/// A failed call as the page shows it: the gRPC code and the server's message.
+/// A request with the page's unary deadline.
+pub fn unary<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(UNARY_DEADLINE);
+    request
+}
+
+/// Adds what every call from the page carries. Browsers do not let a page set
+/// `User-Agent`, so gRPC-Web clients name themselves in `x-user-agent`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageMetadata;
+
+impl Interceptor for PageMetadata {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert(
+            "x-user-agent",
+            MetadataValue::from_static(concat!("grpc-browser-web/", env!("CARGO_PKG_VERSION"))),
+        );
+        Ok(request)
+    }
+}
+
+/// A failed call as the page shows it: the gRPC code, the server's message, and the error
+/// details a user can act on (which field, which limit).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallError {
     pub code: tonic::Code,
     pub message: String,
+    pub details: Vec<String>,
 }
 
 impl CallError {
-    /// The code as gRPC spells it (`NOT_FOUND`), which is what users search for.
     pub fn code_name(&self) -> &'static str {
-        proto::code_name(self.code)
+        proto::status::code_name(self.code)
     }
 }
 
-impl From<tonic::Status> for CallError {
-    fn from(status: tonic::Status) -> Self {
+impl From<Status> for CallError {
+    fn from(status: Status) -> Self {
         Self {
             code: status.code(),
             message: status.message().to_owned(),
+            details: proto::status::details(&status),
         }
     }
 }

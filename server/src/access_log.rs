@@ -3,7 +3,8 @@
 //! Each call gets a request id, the client's `x-request-id` when it sends a sane one, a new
 //! UUID otherwise. Handlers see it in the request metadata, the client gets it back in the
 //! response headers, and it tags the call's tracing span. When the call ends (its trailers
-//! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer.
+//! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer,
+//! request id, user agent.
 
 use std::{
     net::SocketAddr,
@@ -43,6 +44,12 @@ pub async fn log_call(mut request: Request, next: Next) -> Response {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0),
         request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        // gRPC-Web clients name themselves in `x-user-agent` (a page cannot set the other).
+        agent: ["x-user-agent", "user-agent"]
+            .iter()
+            .find_map(|name| request.headers().get(*name)?.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
         started: Instant::now(),
     };
     let span = tracing::info_span!("call", request_id = %call.request_id, method = %call.method);
@@ -80,13 +87,14 @@ struct Call {
     method: String,
     peer: Option<SocketAddr>,
     request_id: String,
+    agent: String,
     started: Instant,
 }
 
 impl Call {
     fn log(self, code: Option<tonic::Code>) {
         // No status at all: the client left (or the connection broke) before the end.
-        let code = code.map_or("CANCELLED", proto::code_name);
+        let code = code.map_or("CANCELLED", proto::status::code_name);
         let peer = self.peer.map(|peer| peer.to_string()).unwrap_or_default();
         tracing::info!(
             target: "access",
@@ -95,6 +103,7 @@ impl Call {
             duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             %peer,
             request_id = %self.request_id,
+            agent = %self.agent,
             "call"
         );
     }

@@ -2,7 +2,8 @@
 
 use futures_util::future::{AbortHandle, Abortable};
 use leptos::{prelude::*, task::spawn_local};
-use proto::greeter::{HelloRequest, HelloStreamRequest};
+use proto::greeter::{HelloRequest, HelloStreamRequest, HelloSummary};
+use tonic::metadata::MetadataValue;
 
 use crate::{
     api::{self, CallError},
@@ -19,25 +20,50 @@ pub fn GreeterPage() -> impl IntoView {
         </p>
         <SayHello />
         <GreetingStream />
+        <SayHelloToAll />
+        <BrowserLimits />
     }
+}
+
+/// A successful SayHello: the greeting, and the request id the server answered with.
+#[derive(Debug, Clone, PartialEq)]
+struct Greeting {
+    message: String,
+    request_id: String,
 }
 
 #[component]
 fn SayHello() -> impl IntoView {
     let name = RwSignal::new(String::from("World"));
+    let request_id = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
-    let reply = RwSignal::new(None::<Result<String, CallError>>);
+    let reply = RwSignal::new(None::<Result<Greeting, CallError>>);
 
     let send = move || {
         pending.set(true);
-        let request = HelloRequest {
+        let mut request = api::unary(HelloRequest {
             name: name.get_untracked(),
-        };
+        });
+        // Metadata in: an `x-request-id` of the user's, if given and valid.
+        if let Ok(id) = MetadataValue::try_from(request_id.get_untracked().trim()) {
+            if !id.is_empty() {
+                request.metadata_mut().insert("x-request-id", id);
+            }
+        }
         spawn_local(async move {
             let result = api::greeter()
                 .say_hello(request)
                 .await
-                .map(|response| response.into_inner().message)
+                .map(|response| Greeting {
+                    // Metadata out: the server's answer headers.
+                    request_id: response
+                        .metadata()
+                        .get("x-request-id")
+                        .and_then(|id| id.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    message: response.into_inner().message,
+                })
                 .map_err(CallError::from);
             reply.set(Some(result));
             pending.set(false);
@@ -55,6 +81,11 @@ fn SayHello() -> impl IntoView {
                     <span>"Name"</span>
                     <input id="hello-name" type="text" autocomplete="off" bind:value=name />
                 </label>
+                <label class="field narrow-wide">
+                    <span>"x-request-id (optional)"</span>
+                    <input id="hello-request-id" type="text" autocomplete="off"
+                        placeholder="server makes one" bind:value=request_id />
+                </label>
                 <button id="hello-send" type="submit" disabled=move || pending.get()>
                     "Say hello"
                 </button>
@@ -62,11 +93,106 @@ fn SayHello() -> impl IntoView {
             <div class="result" aria-live="polite">
                 {move || match reply.get() {
                     _ if pending.get() => view! { <Spinner label="Calling…" /> }.into_any(),
-                    None => view! { <p class="muted">"The reply appears here."</p> }.into_any(),
-                    Some(Ok(message)) => view! { <p id="hello-reply" class="reply">{message}</p> }.into_any(),
+                    None => view! {
+                        <p class="muted">
+                            "The reply appears here. The call has a "
+                            {api::UNARY_DEADLINE.as_secs()} " s deadline, sent as "
+                            <code>"grpc-timeout"</code> "."
+                        </p>
+                    }.into_any(),
+                    Some(Ok(greeting)) => view! {
+                        <p id="hello-reply" class="reply">{greeting.message}</p>
+                        <p class="muted small">
+                            "x-request-id: " <code id="hello-reply-id">{greeting.request_id}</code>
+                        </p>
+                    }.into_any(),
                     Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
                 }}
             </div>
+        </section>
+    }
+}
+
+#[component]
+fn SayHelloToAll() -> impl IntoView {
+    let names = RwSignal::new(String::from("Ada\nGrace\nAlan\nAda"));
+    let pending = RwSignal::new(false);
+    let reply = RwSignal::new(None::<Result<HelloSummary, CallError>>);
+
+    let send = move || {
+        pending.set(true);
+        let requests: Vec<HelloRequest> = names
+            .get_untracked()
+            .lines()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| HelloRequest {
+                name: name.to_owned(),
+            })
+            .collect();
+        spawn_local(async move {
+            let result = api::greeter()
+                .say_hello_to_all(api::unary(futures_util::stream::iter(requests)))
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(CallError::from);
+            reply.set(Some(result));
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="card">
+            <h2>"SayHelloToAll " <span class="badge">"client streaming"</span></h2>
+            <form on:submit=move |event| {
+                event.prevent_default();
+                send();
+            }>
+                <label class="field">
+                    <span>"Names, one per line"</span>
+                    <textarea id="all-names" rows="4" bind:value=names></textarea>
+                </label>
+                <div class="row end">
+                    <button id="all-send" type="submit" disabled=move || pending.get()>
+                        "Send all"
+                    </button>
+                </div>
+            </form>
+            <div class="result" aria-live="polite">
+                {move || match reply.get() {
+                    _ if pending.get() => view! { <Spinner label="Calling…" /> }.into_any(),
+                    None => view! { <p class="muted">"One summary comes back for all the names."</p> }.into_any(),
+                    Some(Ok(summary)) => view! {
+                        <p id="all-reply" class="reply">{summary.message}</p>
+                        <p id="all-counts" class="muted small">
+                            {format!("{} names, {} different", summary.count, summary.distinct_count)}
+                        </p>
+                    }.into_any(),
+                    Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// What a browser can and cannot do with the streaming kinds of call, and the CLI commands
+/// that do the rest.
+#[component]
+fn BrowserLimits() -> impl IntoView {
+    view! {
+        <section class="card" id="browser-limits">
+            <h2>"Client streaming and bidi from a browser"</h2>
+            <p>
+                "gRPC-Web rides on " <code>"fetch"</code> ", and browsers today cannot stream "
+                "a request body over it: the request goes out whole, once the page has all of "
+                "it. So the page above sends a client stream as one batch (a finite stream "
+                "works; a stream you keep adding to does not), and bidirectional "
+                <code>"Converse"</code> " can only be half-duplex here: every reply would come "
+                "after the last name is sent, never in between."
+            </p>
+            <p>"The native client does both for real, over HTTP/2:"</p>
+            <pre class="command"><code>"printf 'Ada\\nGrace\\n' | cargo run -p cli -- greeter to-all\n"
+                "cargo run -p cli -- greeter converse    # type names; replies come as you go"</code></pre>
         </section>
     }
 }
@@ -205,6 +331,7 @@ fn parse_request(
         text.trim().parse::<u32>().map_err(|_| CallError {
             code: tonic::Code::InvalidArgument,
             message: format!("{field}: enter a whole number, not '{text}'"),
+            details: Vec::new(),
         })
     };
     Ok(HelloStreamRequest {

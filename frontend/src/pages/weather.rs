@@ -47,10 +47,10 @@ fn CitySearch() -> impl IntoView {
         let query = text.get();
         async move {
             api::weather()
-                .search_cities(SearchCitiesRequest {
+                .search_cities(api::unary(SearchCitiesRequest {
                     query,
                     limit: SEARCH_LIMIT,
-                })
+                }))
                 .await
                 .map(|response| response.into_inner().cities)
                 .map_err(CallError::from)
@@ -110,7 +110,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
         let city_id = city_id.get_value();
         async move {
             api::weather()
-                .get_current_conditions(GetCurrentConditionsRequest { city_id })
+                .get_current_conditions(api::unary(GetCurrentConditionsRequest { city_id }))
                 .await
                 .map(tonic::Response::into_inner)
                 .map_err(CallError::from)
