@@ -45,10 +45,10 @@ fn SayHello() -> impl IntoView {
             name: name.get_untracked(),
         });
         // Metadata in: an `x-request-id` of the user's, if given and valid.
-        if let Ok(id) = MetadataValue::try_from(request_id.get_untracked().trim()) {
-            if !id.is_empty() {
-                request.metadata_mut().insert("x-request-id", id);
-            }
+        if let Ok(id) = MetadataValue::try_from(request_id.get_untracked().trim())
+            && !id.is_empty()
+        {
+            request.metadata_mut().insert("x-request-id", id);
         }
         spawn_local(async move {
             let result = api::greeter()
