@@ -2,7 +2,7 @@
 // message, stopping it, and a server error shown in the page.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, startServer } from './harness.mjs';
+import { launchBrowser, nextCall, openPage, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -17,12 +17,16 @@ after(async () => {
   await server?.stop();
 });
 
-test('SayHello shows the reply', async () => {
+test('SayHello shows the reply, decoded from a gzipped answer', async () => {
   const page = await openPage(browser, `${server.url}/`);
   await page.fill('#hello-name', 'Ada Lovelace');
+  const call = nextCall(page, '/Greeter/SayHello');
   await page.click('#hello-send');
   await page.waitForSelector('#hello-reply');
   assert.equal(await page.textContent('#hello-reply'), 'Hello, Ada Lovelace!');
+  const headers = (await call).headers();
+  assert.equal(headers['grpc-encoding'], 'gzip', 'the server compressed the reply');
+  assert.ok((await call).request().headers()['grpc-timeout'], 'the page sent its deadline');
   assert.deepEqual(page.pageErrors, []);
 });
 
@@ -53,9 +57,11 @@ test('the greeting stream shows replies one after another', async () => {
   await page.fill('#stream-count', '4');
   await page.fill('#stream-interval', '400');
   await recordArrivals(page);
+  const call = nextCall(page, '/Greeter/SayHelloStream');
   await page.click('#stream-start');
 
   await page.waitForFunction(() => document.querySelector('#stream-status').textContent.includes('Finished'));
+  assert.equal((await call).headers()['grpc-encoding'], 'gzip', 'each message gzipped');
   const replies = await page.$$eval('#stream-replies li', (items) => items.map((li) => li.textContent));
   assert.deepEqual(replies, [1, 2, 3, 4].map((i) => `Hello, Ada! (${i}/4)`));
   assert.equal(await page.textContent('#stream-status'), 'Finished: 4 greetings.');

@@ -85,3 +85,8 @@ export async function openPage(browser, url) {
   await page.goto(url);
   return page;
 }
+
+/** The next response to a gRPC call of `method` (e.g. `/Greeter/SayHello`), as the browser saw it. */
+export function nextCall(page, method) {
+  return page.waitForResponse((response) => new URL(response.url()).pathname === method);
+}

@@ -13,7 +13,10 @@ use proto::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_stream::wrappers::LinesStream;
-use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
+use tonic::{
+    Status, codec::CompressionEncoding, service::interceptor::InterceptedService,
+    transport::Channel,
+};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::{
@@ -21,6 +24,9 @@ use crate::{
     metadata::CallMetadata,
     output::Printer,
 };
+
+/// Replies may come gzipped: the server offers it, and it pays for large ones.
+const GZIP: CompressionEncoding = CompressionEncoding::Gzip;
 
 /// The one connection every call of a run shares, with the metadata interceptor on it.
 pub type Transport = InterceptedService<Channel, CallMetadata>;
@@ -44,7 +50,8 @@ impl Calls {
         match command {
             Command::Greeter(command) => self.greeter(command).await,
             Command::Predict { prompt } => {
-                let mut client = MyServiceClient::new(self.transport.clone());
+                let mut client =
+                    MyServiceClient::new(self.transport.clone()).accept_compressed(GZIP);
                 let reply = client
                     .predict(PredictRequest { prompt })
                     .await?
@@ -55,7 +62,7 @@ impl Calls {
             }
             Command::Weather(command) => self.weather(command).await,
             Command::Health { service } => {
-                let mut client = HealthClient::new(self.transport.clone());
+                let mut client = HealthClient::new(self.transport.clone()).accept_compressed(GZIP);
                 let status = client
                     .check(HealthCheckRequest { service })
                     .await?
@@ -73,7 +80,7 @@ impl Calls {
     }
 
     async fn greeter(&self, command: GreeterCommand) -> Result<(), Status> {
-        let mut client = GreeterClient::new(self.transport.clone());
+        let mut client = GreeterClient::new(self.transport.clone()).accept_compressed(GZIP);
         let print = |reply: &proto::greeter::HelloReply| {
             self.printer
                 .reply("HelloReply", reply, |r| r.message.clone());
@@ -119,7 +126,7 @@ impl Calls {
     }
 
     async fn weather(&self, command: WeatherCommand) -> Result<(), Status> {
-        let mut client = WeatherServiceClient::new(self.transport.clone());
+        let mut client = WeatherServiceClient::new(self.transport.clone()).accept_compressed(GZIP);
         match command {
             WeatherCommand::Search { query, limit } => {
                 let found = client

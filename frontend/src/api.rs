@@ -10,6 +10,7 @@ use proto::{
 };
 use tonic::{
     Request, Status,
+    codec::CompressionEncoding,
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
 };
@@ -29,12 +30,13 @@ fn transport() -> Transport {
     InterceptedService::new(Client::new(origin), PageMetadata)
 }
 
+// Replies may come gzipped (the server offers it); the page decodes them, streams included.
 pub fn greeter() -> GreeterClient<Transport> {
-    GreeterClient::new(transport())
+    GreeterClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
 pub fn weather() -> WeatherServiceClient<Transport> {
-    WeatherServiceClient::new(transport())
+    WeatherServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
 /// A request with the page's unary deadline.

@@ -11,7 +11,7 @@ use proto::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{server::NamedService, service::Routes};
+use tonic::{codec::CompressionEncoding, server::NamedService, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_web::GrpcWebLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -61,13 +61,21 @@ impl App {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
 
-        let grpc = Routes::new(GreeterServer::new(GreeterService::new(shutdown.clone())))
-            .add_service(MyServiceServer::new(PredictService))
-            .add_service(WeatherServiceServer::new(WeatherService::new(
-                catalog,
-                hub.clone(),
-                shutdown.clone(),
-            )))
+        // gzip: accepted from clients that send it, offered to clients that accept it.
+        let gzip = CompressionEncoding::Gzip;
+        let greeter = GreeterServer::new(GreeterService::new(shutdown.clone()))
+            .accept_compressed(gzip)
+            .send_compressed(gzip);
+        let predict = MyServiceServer::new(PredictService)
+            .accept_compressed(gzip)
+            .send_compressed(gzip);
+        let weather =
+            WeatherServiceServer::new(WeatherService::new(catalog, hub.clone(), shutdown.clone()))
+                .accept_compressed(gzip)
+                .send_compressed(gzip);
+        let grpc = Routes::new(greeter)
+            .add_service(predict)
+            .add_service(weather)
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()
@@ -172,6 +180,8 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("x-grpc-web"),
                 name("x-user-agent"),
                 name("grpc-timeout"),
+                name("grpc-accept-encoding"),
+                name("grpc-encoding"),
                 name(access_log::REQUEST_ID),
             ])
             // Trailers-only responses carry the status in headers; without exposing them the
@@ -180,6 +190,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("grpc-status"),
                 name("grpc-message"),
                 name("grpc-status-details-bin"),
+                name("grpc-encoding"),
                 name(access_log::REQUEST_ID),
             ])
             .max_age(Duration::from_secs(24 * 3600)),

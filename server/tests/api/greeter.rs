@@ -258,3 +258,44 @@ over_both_transports! {
         assert_eq!(status.metadata().get("x-request-id").expect("request id"), "trace-43");
     }
 }
+
+over_both_transports! {
+    /// gzip is accepted from clients and offered to those that accept it, streams included.
+    async fn gzip_both_ways_when_the_client_asks(app, channel) {
+        use tonic::codec::CompressionEncoding::Gzip;
+        let encoding = |metadata: &tonic::metadata::MetadataMap| {
+            metadata.get("grpc-encoding").map(|value| value.to_str().expect("ascii").to_owned())
+        };
+
+        let mut plain = GreeterClient::with_origin(channel.clone(), app.uri());
+        let response = plain.say_hello(HelloRequest { name: "Ada".into() }).await.expect("ok");
+        assert_eq!(encoding(response.metadata()), None, "identity unless asked");
+
+        let mut gzip = GreeterClient::with_origin(channel, app.uri())
+            .send_compressed(Gzip)
+            .accept_compressed(Gzip);
+        let name = "Ada Lovelace ".repeat(15);
+        let response = gzip.say_hello(HelloRequest { name: name.clone() }).await.expect("ok");
+        assert_eq!(encoding(response.metadata()).as_deref(), Some("gzip"));
+        assert_eq!(response.into_inner().message, format!("Hello, {name}!"));
+
+        let response = gzip
+            .say_hello_stream(HelloStreamRequest { name: "Ada".into(), count: 3, interval_ms: 0 })
+            .await
+            .expect("stream starts");
+        assert_eq!(encoding(response.metadata()).as_deref(), Some("gzip"));
+        let mut stream = response.into_inner();
+        let mut received = 0;
+        while stream.message().await.expect("decodes").is_some() {
+            received += 1;
+        }
+        assert_eq!(received, 3);
+
+        let summary = gzip
+            .say_hello_to_all(names(&["Ada", "Grace"]))
+            .await
+            .expect("a gzipped client stream is accepted")
+            .into_inner();
+        assert_eq!(summary.count, 2);
+    }
+}
