@@ -2,7 +2,7 @@
 // message, stopping it, and a server error shown in the page.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, nextCall, openPage, startServer } from './harness.mjs';
+import { launchBrowser, nextCall, openPage, recordArrivals, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -38,18 +38,6 @@ test('an empty name shows INVALID_ARGUMENT from the server', async () => {
   assert.equal(await page.textContent('.error .error-code'), 'INVALID_ARGUMENT');
   assert.equal(await page.textContent('.error .error-message'), 'name: must not be empty');
 });
-
-/** Records, in the page, when each new reply appears in the list. */
-async function recordArrivals(page) {
-  await page.evaluate(() => {
-    const list = document.querySelector('#stream-replies');
-    window.arrivals = [];
-    new MutationObserver(() => {
-      const count = list.querySelectorAll('li').length;
-      while (window.arrivals.length < count) window.arrivals.push(performance.now());
-    }).observe(list, { childList: true });
-  });
-}
 
 test('the greeting stream shows replies one after another', async () => {
   const page = await openPage(browser, `${server.url}/`);

@@ -90,3 +90,15 @@ export async function openPage(browser, url) {
 export function nextCall(page, method) {
   return page.waitForResponse((response) => new URL(response.url()).pathname === method);
 }
+
+/** Records, in the page, when each new reply appears in the stream list (`window.arrivals`). */
+export async function recordArrivals(page) {
+  await page.evaluate(() => {
+    const list = document.querySelector('#stream-replies');
+    window.arrivals = [];
+    new MutationObserver(() => {
+      const count = list.querySelectorAll('li').length;
+      while (window.arrivals.length < count) window.arrivals.push(performance.now());
+    }).observe(list, { childList: true });
+  });
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { launchBrowser, openPage, startServer } from './harness.mjs';
+import { launchBrowser, openPage, recordArrivals, startServer } from './harness.mjs';
 
 const TRUNK = process.env.TRUNK ?? 'trunk';
 
@@ -88,14 +88,7 @@ test('through trunk serve: unary, a stream arriving one by one, live weather', a
   await page.waitForSelector('#hello-reply');
   assert.equal(await page.textContent('#hello-reply'), 'Hello, Trunk!');
 
-  await page.evaluate(() => {
-    const list = document.querySelector('#stream-replies');
-    window.arrivals = [];
-    new MutationObserver(() => {
-      const count = list.querySelectorAll('li').length;
-      while (window.arrivals.length < count) window.arrivals.push(performance.now());
-    }).observe(list, { childList: true });
-  });
+  await recordArrivals(page);
   await page.fill('#stream-count', '3');
   await page.fill('#stream-interval', '400');
   await page.click('#stream-start');
