@@ -6,16 +6,21 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message as _;
 
+/// The files to generate code for (their imports come along).
 const PROTOS: &[&str] = &[
     "greeter.proto",
     "my_service.proto",
     "weather/v1/weather.proto",
+    "grpc/testing/test.proto",
 ];
+
+/// Imported by the files above: watched for changes too.
+const IMPORTS: &[&str] = &["grpc/testing/empty.proto", "grpc/testing/messages.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    for proto in PROTOS {
+    for proto in PROTOS.iter().chain(IMPORTS) {
         println!("cargo:rerun-if-changed={}", root.join(proto).display());
     }
 

@@ -17,6 +17,11 @@ pub mod demo {
     tonic::include_proto!("demo");
 }
 
+/// The official gRPC interop service, `grpc.testing.TestService`.
+pub mod grpc_testing {
+    tonic::include_proto!("grpc.testing");
+}
+
 pub mod weather {
     pub mod v1 {
         tonic::include_proto!("weather.v1");

@@ -19,7 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     access_log,
     config::{Config, CorsOrigin},
-    deadline,
+    deadline, interop,
     services::{GreeterService, PredictService, WeatherService},
     static_files,
     weather::{Catalog, LiveHub},
@@ -32,6 +32,7 @@ const HEALTH_NAMES: &[&str] = &[
     <GreeterServer<GreeterService> as NamedService>::NAME,
     <MyServiceServer<PredictService> as NamedService>::NAME,
     <WeatherServiceServer<WeatherService> as NamedService>::NAME,
+    interop::SERVICE_NAME,
 ];
 
 /// A built application, ready to serve on a listener.
@@ -79,6 +80,7 @@ impl App {
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()
+            .route(interop::ROUTE, interop::handler(shutdown.clone()))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))
             // Outside the deadline, so the log sees the status a deadline produces.

@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 mod deadline;
 pub mod error;
+mod interop;
 pub mod services;
 pub mod shutdown;
 mod static_files;

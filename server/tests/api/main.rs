@@ -5,6 +5,7 @@ mod helpers;
 
 mod demo;
 mod greeter;
+mod interop;
 mod lifecycle;
 mod weather;
 mod web;
