@@ -16,7 +16,7 @@ Examples:
   client weather current paris-fr tokyo-jp -o json
   client weather watch oslo-no --deadline 10s
   client health weather.v1.WeatherService
-  client -s http://127.0.0.1:50051 -H x-request-id:demo-1 greeter say-hello Ada
+  client -s http://127.0.0.1:50051 -H x-request-id:demo-1 -v greeter say-hello Ada
 
 Errors print their gRPC code, message and details on stderr, and the exit status is 1
 (2 for a bad command line or server address, 130 after Ctrl-C).";
@@ -58,6 +58,10 @@ pub struct Options {
     /// Metadata sent with every call, as KEY:VALUE. Repeatable.
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE", value_parser = parse_header, global = true)]
     pub headers: Vec<Header>,
+
+    /// Also print each response's headers and trailers (metadata) on stderr.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
 
     /// How replies print: `text` for people, `json` (one object per line, protobuf's JSON
     /// mapping) for programs.

@@ -14,8 +14,8 @@ use proto::{
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_stream::wrappers::LinesStream;
 use tonic::{
-    Status, codec::CompressionEncoding, service::interceptor::InterceptedService,
-    transport::Channel,
+    Response, Status, Streaming, codec::CompressionEncoding,
+    service::interceptor::InterceptedService, transport::Channel,
 };
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -52,10 +52,7 @@ impl Calls {
             Command::Predict { prompt } => {
                 let mut client =
                     MyServiceClient::new(self.transport.clone()).accept_compressed(GZIP);
-                let reply = client
-                    .predict(PredictRequest { prompt })
-                    .await?
-                    .into_inner();
+                let reply = self.unary(client.predict(PredictRequest { prompt }).await?);
                 self.printer
                     .reply("demo.PredictResponse", &reply, |r| r.result.clone());
                 Ok(())
@@ -63,10 +60,8 @@ impl Calls {
             Command::Weather(command) => self.weather(command).await,
             Command::Health { service } => {
                 let mut client = HealthClient::new(self.transport.clone()).accept_compressed(GZIP);
-                let status = client
-                    .check(HealthCheckRequest { service })
-                    .await?
-                    .into_inner()
+                let status = self
+                    .unary(client.check(HealthCheckRequest { service }).await?)
                     .status();
                 // grpc.health.v1 is not in this project's descriptors: print it directly.
                 let name = status.as_str_name();
@@ -87,7 +82,7 @@ impl Calls {
         };
         match command {
             GreeterCommand::SayHello { name } => {
-                print(&client.say_hello(HelloRequest { name }).await?.into_inner());
+                print(&self.unary(client.say_hello(HelloRequest { name }).await?));
             }
             GreeterCommand::Stream {
                 name,
@@ -99,14 +94,15 @@ impl Calls {
                     count,
                     interval_ms: u32::try_from(interval.as_millis()).unwrap_or(u32::MAX),
                 };
-                let mut replies = client.say_hello_stream(request).await?.into_inner();
+                let mut replies = self.streaming(client.say_hello_stream(request).await?);
                 while let Some(reply) = replies.message().await? {
                     print(&reply);
                 }
+                self.finished(&mut replies).await?;
             }
             GreeterCommand::ToAll { file } => {
                 let names = names_from(file.as_deref()).await?;
-                let summary = client.say_hello_to_all(names).await?.into_inner();
+                let summary = self.unary(client.say_hello_to_all(names).await?);
                 self.printer.reply("HelloSummary", &summary, |s| {
                     format!(
                         "{} ({} names, {} different)",
@@ -116,10 +112,11 @@ impl Calls {
             }
             GreeterCommand::Converse => {
                 let names = names_from(None).await?;
-                let mut replies = client.converse(names).await?.into_inner();
+                let mut replies = self.streaming(client.converse(names).await?);
                 while let Some(reply) = replies.message().await? {
                     print(&reply);
                 }
+                self.finished(&mut replies).await?;
             }
         }
         Ok(())
@@ -129,10 +126,11 @@ impl Calls {
         let mut client = WeatherServiceClient::new(self.transport.clone()).accept_compressed(GZIP);
         match command {
             WeatherCommand::Search { query, limit } => {
-                let found = client
-                    .search_cities(SearchCitiesRequest { query, limit })
-                    .await?
-                    .into_inner();
+                let found = self.unary(
+                    client
+                        .search_cities(SearchCitiesRequest { query, limit })
+                        .await?,
+                );
                 self.printer
                     .reply("weather.v1.SearchCitiesResponse", &found, |found| {
                         found
@@ -158,7 +156,7 @@ impl Calls {
                 let mut first_error = None;
                 for result in join_all(calls).await {
                     match result {
-                        Ok(reading) => self.print_conditions(&reading.into_inner()),
+                        Ok(reading) => self.print_conditions(&self.unary(reading)),
                         Err(status) if first_error.is_none() => first_error = Some(status),
                         Err(status) => self.printer.error(&status),
                     }
@@ -168,14 +166,38 @@ impl Calls {
                 }
             }
             WeatherCommand::Watch { city_id } => {
-                let mut readings = client
-                    .watch_conditions(WatchConditionsRequest { city_id })
-                    .await?
-                    .into_inner();
+                let mut readings = self.streaming(
+                    client
+                        .watch_conditions(WatchConditionsRequest { city_id })
+                        .await?,
+                );
                 while let Some(reading) = readings.message().await? {
                     self.print_conditions(&reading);
                 }
+                self.finished(&mut readings).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// A unary reply, its metadata (headers, and the trailers tonic merges in) shown first
+    /// with `--verbose`.
+    fn unary<T>(&self, response: Response<T>) -> T {
+        self.printer
+            .metadata("headers and trailers", response.metadata());
+        response.into_inner()
+    }
+
+    /// A reply stream, its headers shown first with `--verbose`.
+    fn streaming<T>(&self, response: Response<Streaming<T>>) -> Streaming<T> {
+        self.printer.metadata("headers", response.metadata());
+        response.into_inner()
+    }
+
+    /// After a stream's last message: its trailers, with `--verbose`.
+    async fn finished<T>(&self, stream: &mut Streaming<T>) -> Result<(), Status> {
+        if let Some(trailers) = stream.trailers().await? {
+            self.printer.metadata("trailers", &trailers);
         }
         Ok(())
     }

@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
         endpoint.connect_lazy(),
         CallMetadata::new(options.headers, options.deadline),
     );
-    let calls = Calls::new(transport, Printer::new(options.output));
+    let calls = Calls::new(transport, Printer::new(options.output, options.verbose));
 
     let call = calls.run(command);
     let outcome = tokio::select! {

@@ -1,21 +1,27 @@
 //! Printing replies and errors, as text for people or as JSON lines for programs.
 
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-use tonic::Status;
+use tonic::{
+    Status,
+    metadata::{KeyAndValueRef, MetadataMap},
+};
 
 use crate::args::Format;
 
 #[derive(Debug)]
 pub struct Printer {
     format: Format,
+    /// Show response metadata (`--verbose`).
+    verbose: bool,
     /// The descriptors of every message, for protobuf's canonical JSON mapping.
     pool: DescriptorPool,
 }
 
 impl Printer {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Format, verbose: bool) -> Self {
         Self {
             format,
+            verbose,
             pool: DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)
                 .expect("the descriptor set generated at build time decodes"),
         }
@@ -55,6 +61,28 @@ impl Printer {
             )
             .expect("serializing to memory cannot fail");
         String::from_utf8(json.into_inner()).expect("serde_json writes UTF-8")
+    }
+
+    /// With `--verbose`, prints response metadata on stderr, one `< key: value` a line
+    /// (binary values base64, as on the wire).
+    pub fn metadata(&self, what: &str, metadata: &MetadataMap) {
+        if !self.verbose {
+            return;
+        }
+        eprintln!("< ({what})");
+        for entry in metadata.iter() {
+            match entry {
+                KeyAndValueRef::Ascii(key, value) => {
+                    eprintln!("< {key}: {}", value.to_str().unwrap_or("(not text)"));
+                }
+                KeyAndValueRef::Binary(key, value) => {
+                    eprintln!(
+                        "< {key}: {}",
+                        String::from_utf8_lossy(value.as_encoded_bytes())
+                    );
+                }
+            }
+        }
     }
 
     /// Prints a failed call on stderr: code, message, and the details a user can act on.

@@ -312,3 +312,42 @@ async fn ctrl_c_cancels_the_call_on_the_server() {
     assert_eq!(status.code(), Some(130));
     wait_for_no_producers(&server.hub).await;
 }
+
+#[tokio::test]
+async fn verbose_shows_the_metadata_the_server_sent() {
+    let server = start_server().await;
+    let run = client(
+        &server,
+        &[
+            "-v",
+            "-H",
+            "x-request-id:cli-7",
+            "greeter",
+            "say-hello",
+            "Ada",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(lines(&run.stdout), ["Hello, Ada!"]);
+    assert!(
+        run.stderr.contains("< x-request-id: cli-7"),
+        "{}",
+        run.stderr
+    );
+
+    let run = client(
+        &server,
+        &["-v", "greeter", "stream", "Ada", "--count", "1"],
+        "",
+    )
+    .await;
+    assert_eq!(lines(&run.stdout), ["Hello, Ada! (1/1)"]);
+    let stderr = lines(&run.stderr);
+    assert!(stderr.contains(&"< (headers)"), "{}", run.stderr);
+    assert!(stderr.contains(&"< (trailers)"), "{}", run.stderr);
+    assert!(stderr.contains(&"< grpc-encoding: gzip"), "{}", run.stderr);
+
+    let quiet = client(&server, &["greeter", "say-hello", "Ada"], "").await;
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+}

@@ -185,6 +185,9 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("grpc-accept-encoding"),
                 name("grpc-encoding"),
                 name(access_log::REQUEST_ID),
+                // The interop cases' custom metadata, so cross-origin interop clients work.
+                name("x-grpc-test-echo-initial"),
+                name("x-grpc-test-echo-trailing-bin"),
             ])
             // Trailers-only responses carry the status in headers; without exposing them the
             // browser hides the error from the page.
@@ -194,6 +197,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
                 name("grpc-status-details-bin"),
                 name("grpc-encoding"),
                 name(access_log::REQUEST_ID),
+                name("x-grpc-test-echo-initial"),
             ])
             .max_age(Duration::from_secs(24 * 3600)),
     )
