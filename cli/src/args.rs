@@ -16,6 +16,7 @@ Examples:
   client weather current paris-fr tokyo-jp -o json
   client weather watch oslo-no --deadline 10s
   client health weather.v1.WeatherService
+  printf 'predict a\npredict b\n' | client shell   (several calls, one connection)
   client -s http://127.0.0.1:50051 -H x-request-id:demo-1 -v greeter say-hello Ada
 
 Errors print their gRPC code, message and details on stderr, and the exit status is 1
@@ -101,6 +102,45 @@ pub enum Command {
         #[arg(default_value = "")]
         service: String,
     },
+
+    /// A session: read commands from stdin, one a line (e.g. `greeter say-hello Ada`), and
+    /// run each over the same connection. A failed command does not end the session.
+    Shell,
+}
+
+/// One line of a `shell` session: a command, as on the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "",
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub struct ShellLine {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Splits a shell line into words: whitespace separates, double quotes group.
+pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quoted {
+        return Err("unclosed quote".into());
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,8 +246,26 @@ mod tests {
     }
 
     #[test]
+    fn shell_lines_split_on_whitespace_and_keep_quoted_words() {
+        assert_eq!(
+            split_words(r#"greeter say-hello "Ada Lovelace"  "#).expect("valid"),
+            ["greeter", "say-hello", "Ada Lovelace"]
+        );
+        assert_eq!(
+            split_words(r#"predict """#).expect("valid"),
+            ["predict", ""]
+        );
+        assert!(split_words("").expect("valid").is_empty());
+        assert_eq!(
+            split_words(r#"say "oops"#).expect_err("unclosed"),
+            "unclosed quote"
+        );
+    }
+
+    #[test]
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+        ShellLine::command().debug_assert();
     }
 }

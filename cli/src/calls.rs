@@ -19,8 +19,10 @@ use tonic::{
 };
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use clap::Parser;
+
 use crate::{
-    args::{Command, GreeterCommand, WeatherCommand},
+    args::{Command, GreeterCommand, ShellLine, WeatherCommand, split_words},
     metadata::CallMetadata,
     output::Printer,
 };
@@ -48,6 +50,7 @@ impl Calls {
 
     pub async fn run(&self, command: Command) -> Result<(), Status> {
         match command {
+            Command::Shell => self.shell().await,
             Command::Greeter(command) => self.greeter(command).await,
             Command::Predict { prompt } => {
                 let mut client =
@@ -71,6 +74,50 @@ impl Calls {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Runs commands from stdin over this one connection until end of input. Each failure
+    /// is printed where it happens; the session fails if any command did.
+    async fn shell(&self) -> Result<(), Status> {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        let mut failures = 0;
+        while let Some(line) = lines
+            .next_line()
+            .await
+            .map_err(|error| Status::internal(format!("cannot read stdin: {error}")))?
+        {
+            let words = match split_words(&line) {
+                Ok(words) if words.is_empty() => continue,
+                Ok(words) => words,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    failures += 1;
+                    continue;
+                }
+            };
+            let outcome = match ShellLine::try_parse_from(words) {
+                Ok(ShellLine {
+                    command: Command::Shell,
+                }) => Err(Status::invalid_argument("already in a shell")),
+                // Boxed: a shell line runs a command, which may not be another shell.
+                Ok(ShellLine { command }) => Box::pin(self.run(command)).await,
+                Err(error) => {
+                    eprintln!("{}", error.render().to_string().trim_end());
+                    failures += 1;
+                    continue;
+                }
+            };
+            if let Err(status) = outcome {
+                self.printer.error(&status);
+                failures += 1;
+            }
+        }
+        match failures {
+            0 => Ok(()),
+            n => Err(Status::unknown(format!(
+                "{n} command(s) of the session failed"
+            ))),
         }
     }
 

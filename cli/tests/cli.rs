@@ -351,3 +351,39 @@ async fn verbose_shows_the_metadata_the_server_sent() {
     let quiet = client(&server, &["greeter", "say-hello", "Ada"], "").await;
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
 }
+
+#[tokio::test]
+async fn a_shell_session_runs_every_line_and_survives_failures() {
+    let server = start_server().await;
+    let session = "greeter say-hello \"Ada Lovelace\"\n\
+                   \n\
+                   weather current atlantis\n\
+                   no-such-command\n\
+                   predict Bob\n";
+    let run = client(&server, &["shell"], session).await;
+    assert_eq!(lines(&run.stdout), ["Hello, Ada Lovelace!", "Hello, Bob!"]);
+    assert!(
+        run.stderr
+            .contains("error: NOT_FOUND: no city with id 'atlantis'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("unrecognized subcommand 'no-such-command'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 command(s) of the session failed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.code, Some(1));
+
+    let run = client(&server, &["shell"], "predict a\npredict b\n").await;
+    assert_eq!(
+        (run.code, lines(&run.stdout)),
+        (Some(0), vec!["Hello, a!", "Hello, b!"])
+    );
+}
