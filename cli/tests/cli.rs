@@ -38,10 +38,11 @@ struct Run {
     stderr: String,
 }
 
-async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
+/// Runs `client --server URL ARGS...` with `stdin` as its input.
+async fn client_at(url: &str, args: &[&str], stdin: &str) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
         .arg("--server")
-        .arg(&server.url)
+        .arg(url)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -64,6 +65,10 @@ async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
+    client_at(&server.url, args, stdin).await
 }
 
 fn lines(text: &str) -> Vec<&str> {
@@ -226,11 +231,8 @@ async fn errors_print_code_message_and_details_and_exit_non_zero() {
         "field count: must be between 1 and 100, got 0"
     );
 
-    let refused = Server {
-        url: "http://127.0.0.1:1".into(),
-        ..start_server().await
-    };
-    let run = client(&refused, &["greeter", "say-hello", "Ada"], "").await;
+    // Nothing listens on port 1: the connection is refused.
+    let run = client_at("http://127.0.0.1:1", &["greeter", "say-hello", "Ada"], "").await;
     assert_eq!(run.code, Some(1));
     assert!(
         run.stderr.starts_with("error: UNAVAILABLE"),
@@ -238,11 +240,7 @@ async fn errors_print_code_message_and_details_and_exit_non_zero() {
         run.stderr
     );
 
-    let bad = Server {
-        url: "not a url".into(),
-        ..start_server().await
-    };
-    let run = client(&bad, &["greeter", "say-hello", "Ada"], "").await;
+    let run = client_at("not a url", &["greeter", "say-hello", "Ada"], "").await;
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("expected http://HOST:PORT"),
