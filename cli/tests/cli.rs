@@ -71,6 +71,15 @@ async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
     client_at(&server.url, args, stdin).await
 }
 
+/// Fails with the whole of stderr when it lacks `text`.
+fn assert_stderr_has(run: &Run, text: &str) {
+    assert!(
+        run.stderr.contains(text),
+        "stderr lacks {text:?}:\n{}",
+        run.stderr
+    );
+}
+
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
@@ -206,17 +215,8 @@ async fn errors_print_code_message_and_details_and_exit_non_zero() {
         run.stdout.starts_with("Lima, PE: "),
         "the good answer still prints"
     );
-    assert!(
-        run.stderr
-            .contains("error: NOT_FOUND: no city with id 'atlantis'"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("city 'atlantis': not in the catalog"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr_has(&run, "error: NOT_FOUND: no city with id 'atlantis'");
+    assert_stderr_has(&run, "city 'atlantis': not in the catalog");
 
     let run = client(
         &server,
@@ -242,11 +242,7 @@ async fn errors_print_code_message_and_details_and_exit_non_zero() {
 
     let run = client_at("not a url", &["greeter", "say-hello", "Ada"], "").await;
     assert_eq!(run.code, Some(2));
-    assert!(
-        run.stderr.contains("expected http://HOST:PORT"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr_has(&run, "expected http://HOST:PORT");
 }
 
 async fn wait_for_no_producers(hub: &LiveHub) {
@@ -328,11 +324,7 @@ async fn verbose_shows_the_metadata_the_server_sent() {
     )
     .await;
     assert_eq!(lines(&run.stdout), ["Hello, Ada!"]);
-    assert!(
-        run.stderr.contains("< x-request-id: cli-7"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr_has(&run, "< x-request-id: cli-7");
 
     let run = client(
         &server,
@@ -360,23 +352,9 @@ async fn a_shell_session_runs_every_line_and_survives_failures() {
                    predict Bob\n";
     let run = client(&server, &["shell"], session).await;
     assert_eq!(lines(&run.stdout), ["Hello, Ada Lovelace!", "Hello, Bob!"]);
-    assert!(
-        run.stderr
-            .contains("error: NOT_FOUND: no city with id 'atlantis'"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("unrecognized subcommand 'no-such-command'"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("2 command(s) of the session failed"),
-        "{}",
-        run.stderr
-    );
+    assert_stderr_has(&run, "error: NOT_FOUND: no city with id 'atlantis'");
+    assert_stderr_has(&run, "unrecognized subcommand 'no-such-command'");
+    assert_stderr_has(&run, "2 command(s) of the session failed");
     assert_eq!(run.code, Some(1));
 
     let run = client(&server, &["shell"], "predict a\npredict b\n").await;

@@ -2,7 +2,7 @@
 
 use futures_util::future::{AbortHandle, Abortable};
 use leptos::{prelude::*, task::spawn_local};
-use proto::greeter::{HelloRequest, HelloStreamRequest, HelloSummary};
+use proto::greeter::{HelloRequest, HelloStreamRequest};
 use tonic::metadata::MetadataValue;
 
 use crate::{
@@ -36,22 +36,17 @@ struct Greeting {
 fn SayHello() -> impl IntoView {
     let name = RwSignal::new(String::from("World"));
     let request_id = RwSignal::new(String::new());
-    let pending = RwSignal::new(false);
-    let reply = RwSignal::new(None::<Result<Greeting, CallError>>);
-
-    let send = move || {
-        pending.set(true);
-        let mut request = api::unary(HelloRequest {
-            name: name.get_untracked(),
-        });
+    // The call as a Leptos action: its pending state and last value come with it.
+    let say_hello = Action::new_local(|(name, request_id): &(String, String)| {
+        let mut request = api::unary(HelloRequest { name: name.clone() });
         // Metadata in: an `x-request-id` of the user's, if given and valid.
-        if let Ok(id) = MetadataValue::try_from(request_id.get_untracked().trim())
+        if let Ok(id) = MetadataValue::try_from(request_id.trim())
             && !id.is_empty()
         {
             request.metadata_mut().insert("x-request-id", id);
         }
-        spawn_local(async move {
-            let result = api::greeter()
+        async move {
+            api::greeter()
                 .say_hello(request)
                 .await
                 .map(|response| Greeting {
@@ -64,11 +59,11 @@ fn SayHello() -> impl IntoView {
                         .to_owned(),
                     message: response.into_inner().message,
                 })
-                .map_err(CallError::from);
-            reply.set(Some(result));
-            pending.set(false);
-        });
-    };
+                .map_err(CallError::from)
+        }
+    });
+    let (pending, reply) = (say_hello.pending(), say_hello.value());
+    let send = move || say_hello.dispatch((name.get_untracked(), request_id.get_untracked()));
 
     view! {
         <section class="card">
@@ -116,13 +111,8 @@ fn SayHello() -> impl IntoView {
 #[component]
 fn SayHelloToAll() -> impl IntoView {
     let names = RwSignal::new(String::from("Ada\nGrace\nAlan\nAda"));
-    let pending = RwSignal::new(false);
-    let reply = RwSignal::new(None::<Result<HelloSummary, CallError>>);
-
-    let send = move || {
-        pending.set(true);
+    let say_hello_to_all = Action::new_local(|names: &String| {
         let requests: Vec<HelloRequest> = names
-            .get_untracked()
             .lines()
             .map(str::trim)
             .filter(|name| !name.is_empty())
@@ -130,16 +120,16 @@ fn SayHelloToAll() -> impl IntoView {
                 name: name.to_owned(),
             })
             .collect();
-        spawn_local(async move {
-            let result = api::greeter()
+        async move {
+            api::greeter()
                 .say_hello_to_all(api::unary(futures_util::stream::iter(requests)))
                 .await
                 .map(tonic::Response::into_inner)
-                .map_err(CallError::from);
-            reply.set(Some(result));
-            pending.set(false);
-        });
-    };
+                .map_err(CallError::from)
+        }
+    });
+    let (pending, reply) = (say_hello_to_all.pending(), say_hello_to_all.value());
+    let send = move || say_hello_to_all.dispatch(names.get_untracked());
 
     view! {
         <section class="card">
