@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "greeter.proto",
     "my_service.proto",
     "weather/v1/weather.proto",
+    "chat/v1/chat.proto",
     "grpc/testing/test.proto",
 ];
 

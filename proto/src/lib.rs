@@ -22,6 +22,13 @@ pub mod grpc_testing {
     tonic::include_proto!("grpc.testing");
 }
 
+/// The seeds' chat room.
+pub mod chat {
+    pub mod v1 {
+        tonic::include_proto!("chat.v1");
+    }
+}
+
 pub mod weather {
     pub mod v1 {
         tonic::include_proto!("weather.v1");

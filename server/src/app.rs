@@ -6,7 +6,8 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use axum::Router;
 use http::{HeaderName, Method, header};
 use proto::{
-    demo::my_service_server::MyServiceServer, greeter::greeter_server::GreeterServer,
+    chat::v1::chat_service_server::ChatServiceServer, demo::my_service_server::MyServiceServer,
+    greeter::greeter_server::GreeterServer,
     weather::v1::weather_service_server::WeatherServiceServer,
 };
 use tokio::net::TcpListener;
@@ -18,9 +19,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     access_log,
+    auth::{self, Auth},
+    chat::Rooms,
     config::{Config, CorsOrigin},
     deadline, interop,
-    services::{GreeterService, PredictService, WeatherService},
+    services::{ChatService, GreeterService, PredictService, WeatherService},
     static_files,
     weather::{Catalog, LiveHub},
 };
@@ -32,6 +35,7 @@ const HEALTH_NAMES: &[&str] = &[
     <GreeterServer<GreeterService> as NamedService>::NAME,
     <MyServiceServer<PredictService> as NamedService>::NAME,
     <WeatherServiceServer<WeatherService> as NamedService>::NAME,
+    <ChatServiceServer<ChatService> as NamedService>::NAME,
     interop::SERVICE_NAME,
 ];
 
@@ -74,13 +78,24 @@ impl App {
             WeatherServiceServer::new(WeatherService::new(catalog, hub.clone(), shutdown.clone()))
                 .accept_compressed(gzip)
                 .send_compressed(gzip);
+        let chat = ChatServiceServer::new(ChatService::new(
+            Arc::new(Rooms::default()),
+            shutdown.clone(),
+        ))
+        .accept_compressed(gzip)
+        .send_compressed(gzip);
         let grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
+            .add_service(chat)
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()
             .route(interop::ROUTE, interop::handler(shutdown.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                Auth::new(config.auth_token.as_deref()),
+                auth::require_token,
+            ))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))
             // Outside the deadline, so the log sees the status a deadline produces.
@@ -179,6 +194,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
             // What gRPC-Web clients send: the framing and deadline headers.
             .allow_headers([
                 header::CONTENT_TYPE,
+                header::AUTHORIZATION,
                 name("x-grpc-web"),
                 name("x-user-agent"),
                 name("grpc-timeout"),

@@ -35,6 +35,12 @@ pub struct Config {
     #[arg(long, env = "SERVER_LIVE_INTERVAL", default_value = "2s", value_parser = parse_live_interval)]
     pub live_interval: Duration,
 
+    /// Bearer token required by the methods that change state (posting to a chat room).
+    /// Without it they are open to anyone. Prefer the environment variable: a flag shows in
+    /// the process list.
+    #[arg(long, env = "SERVER_AUTH_TOKEN", hide_env_values = true, value_parser = SecretParser)]
+    pub auth_token: Option<String>,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -50,6 +56,7 @@ impl Config {
             cors_origins: Vec::new(),
             live_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
+            auth_token: None,
         }
     }
 }
@@ -78,6 +85,41 @@ fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
     HeaderValue::from_str(value)
         .map(CorsOrigin::Exact)
         .map_err(|_| format!("'{value}': {expected}"))
+}
+
+/// Parses a secret: like a plain value parser, except that a refused value is not repeated
+/// in the error (which may end up in a log).
+#[derive(Debug, Clone, Copy)]
+struct SecretParser;
+
+impl clap::builder::TypedValueParser for SecretParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        match value.to_str() {
+            Some(value)
+                if (1..=256).contains(&value.len())
+                    && value.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(value.to_owned())
+            }
+            _ => {
+                let name = arg.map_or_else(|| "the token".to_owned(), ToString::to_string);
+                Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "invalid value for '{name}': expected 1 to 256 visible ASCII \
+                         characters (no spaces), e.g. the output of `openssl rand -hex 32`\n"
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 fn parse_static_dir(value: &str) -> Result<PathBuf, String> {
@@ -155,6 +197,12 @@ mod tests {
         assert!(error.to_string().contains("100ms to 1h"), "{error}");
         let error = parse(&["--static-dir", "/nonexistent"]).expect_err("no index.html");
         assert!(error.to_string().contains("index.html"), "{error}");
+        let error = parse(&["--auth-token", "has space"]).expect_err("not a header value");
+        assert!(error.to_string().contains("visible ASCII"), "{error}");
+        assert!(
+            !error.to_string().contains("has space"),
+            "the secret is not echoed: {error}"
+        );
         let error = parse(&["--log", "=="]).expect_err("bad filter");
         assert!(error.to_string().contains("expected"), "{error}");
     }

@@ -26,6 +26,21 @@ pub enum ApiError {
     /// The server is draining: the client should retry, elsewhere or later.
     #[error("the server is shutting down; reconnect to continue")]
     ShuttingDown,
+
+    /// The method needs the server's bearer token and the call carries none.
+    #[error(
+        "this method changes state and needs a bearer token: send `authorization: Bearer <token>`"
+    )]
+    Unauthenticated,
+
+    /// The call carries a bearer token, but not the server's.
+    #[error("the bearer token is not accepted for this method")]
+    PermissionDenied,
+
+    /// Something failed inside the server. The client gets a generic message with the
+    /// request id; the cause goes to the log, never to the client.
+    #[error("internal error; the server logged the cause")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -34,6 +49,10 @@ impl ApiError {
             field,
             description: description.into(),
         }
+    }
+
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
     }
 }
 
@@ -57,7 +76,29 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_quota_failure_violation(subject, format!("limit is {limit}")),
             ),
             ApiError::ShuttingDown => Status::unavailable(message),
+            ApiError::Unauthenticated => Status::unauthenticated(message),
+            ApiError::PermissionDenied => Status::permission_denied(message),
+            ApiError::Internal(cause) => {
+                // Inside the call's span, so the line carries the request id the client sees.
+                tracing::error!(cause = %ErrorChain(&*cause), "internal error");
+                Status::internal(message)
+            }
         }
+    }
+}
+
+/// An error with its sources, `outer: inner: innermost`, for the log.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }
 
@@ -88,6 +129,23 @@ mod tests {
         assert_eq!(status.message(), "names: at most 10 allowed");
         let quota = status.get_details_quota_failure().expect("QuotaFailure");
         assert_eq!(quota.violations[0].subject, "names");
+    }
+
+    #[test]
+    fn internal_faults_hide_the_cause_from_the_client() {
+        let cause = std::io::Error::other("disk on fire at /var/secret");
+        let status = Status::from(ApiError::internal(cause));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"), "{}", status.message());
+    }
+
+    #[test]
+    fn the_log_gets_the_whole_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot save")]
+        struct Outer(#[source] std::io::Error);
+        let error = Outer(std::io::Error::other("disk full"));
+        assert_eq!(ErrorChain(&error).to_string(), "cannot save: disk full");
     }
 
     #[test]

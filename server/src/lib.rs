@@ -4,6 +4,8 @@
 
 pub mod access_log;
 pub mod app;
+mod auth;
+pub mod chat;
 pub mod config;
 mod deadline;
 pub mod error;

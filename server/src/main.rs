@@ -32,6 +32,12 @@ async fn main() -> ExitCode {
         None => tracing::warn!("no frontend found (./dist or --static-dir): serving gRPC only"),
     }
 
+    if config.auth_token.is_none() {
+        tracing::warn!(
+            "no --auth-token (SERVER_AUTH_TOKEN): methods that change state are open to anyone"
+        );
+    }
+
     let app = match App::build(&config) {
         Ok(app) => app,
         Err(error) => {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod chat;
 mod demo;
 mod greeter;
 mod interop;
