@@ -15,6 +15,9 @@ Examples:
   client weather search par
   client weather current paris-fr tokyo-jp -o json
   client weather watch oslo-no --deadline 10s
+  client chat watch lobby                      (history, then messages as posted)
+  client chat post lobby hello --author ada    (CLIENT_TOKEN set if the server has a token)
+  client chat join lobby --author ada          (lines you type are posted; Ctrl-D leaves)
   client health weather.v1.WeatherService
   printf 'predict a\npredict b\n' | client shell   (several calls, one connection)
   client -s http://127.0.0.1:50051 -H x-request-id:demo-1 -v greeter say-hello Ada
@@ -56,6 +59,12 @@ pub struct Options {
     #[arg(long, short, value_parser = parse_duration, global = true)]
     pub deadline: Option<Duration>,
 
+    /// Bearer token for the methods that change state (chat post and join), sent as
+    /// `authorization: Bearer TOKEN`. Prefer the environment variable: a flag shows in the
+    /// process list.
+    #[arg(long, env = "CLIENT_TOKEN", hide_env_values = true, value_parser = parse_token, global = true)]
+    pub token: Option<AsciiMetadataValue>,
+
     /// Metadata sent with every call, as KEY:VALUE. Repeatable.
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE", value_parser = parse_header, global = true)]
     pub headers: Vec<Header>,
@@ -95,6 +104,10 @@ pub enum Command {
     /// Weather: city search, current conditions, live updates.
     #[command(subcommand)]
     Weather(WeatherCommand),
+
+    /// Chat rooms: watch one, post to one, or join one and talk.
+    #[command(subcommand)]
+    Chat(ChatCommand),
 
     /// grpc.health.v1.Health.Check: is the server, or one service, serving?
     Health {
@@ -194,9 +207,51 @@ pub enum WeatherCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Server streaming: the room's last messages, then each new one, until Ctrl-C.
+    Watch {
+        room: String,
+        /// How many past messages to show first (0-100).
+        #[arg(long, default_value_t = 20)]
+        history: u32,
+    },
+
+    /// Unary: post one message (needs --token when the server has one).
+    Post {
+        room: String,
+        text: String,
+        /// Who is posting (default: anonymous).
+        #[arg(long, default_value = "")]
+        author: String,
+    },
+
+    /// Bidirectional: each line of stdin is posted, the room's messages print as they
+    /// come (yours included). Ctrl-D leaves. Needs --token when the server has one.
+    Join {
+        room: String,
+        #[arg(long, default_value = "")]
+        author: String,
+        /// How many past messages to show first (0-100).
+        #[arg(long, default_value_t = 20)]
+        history: u32,
+    },
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value)
         .map_err(|error| format!("{error}; expected e.g. `500ms`, `2s` or `1m`"))
+}
+
+/// The `authorization` value for a token; the token itself is not repeated in errors.
+fn parse_token(value: &str) -> Result<AsciiMetadataValue, String> {
+    let expected = "expected 1 to 256 visible ASCII characters (no spaces)";
+    if value.is_empty() || value.len() > 256 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(expected.into());
+    }
+    format!("Bearer {value}")
+        .parse()
+        .map_err(|_| expected.to_owned())
 }
 
 fn parse_header(value: &str) -> Result<Header, String> {

@@ -4,6 +4,10 @@ use std::{path::Path, pin::Pin};
 
 use futures_util::{Stream, StreamExt, future::join_all};
 use proto::{
+    chat::v1::{
+        ChatEvent, JoinRequest, JoinRoom, PostRequest, SubscribeRequest, chat_event,
+        chat_service_client::ChatServiceClient, join_request,
+    },
     demo::{PredictRequest, my_service_client::MyServiceClient},
     greeter::{HelloRequest, HelloStreamRequest, greeter_client::GreeterClient},
     weather::v1::{
@@ -22,7 +26,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use clap::Parser;
 
 use crate::{
-    args::{Command, GreeterCommand, ShellLine, WeatherCommand, split_words},
+    args::{ChatCommand, Command, GreeterCommand, ShellLine, WeatherCommand, split_words},
     metadata::CallMetadata,
     output::Printer,
 };
@@ -61,6 +65,7 @@ impl Calls {
                 Ok(())
             }
             Command::Weather(command) => self.weather(command).await,
+            Command::Chat(command) => self.chat(command).await,
             Command::Health { service } => {
                 let mut client = HealthClient::new(self.transport.clone()).accept_compressed(GZIP);
                 let status = self
@@ -225,6 +230,71 @@ impl Calls {
             }
         }
         Ok(())
+    }
+
+    async fn chat(&self, command: ChatCommand) -> Result<(), Status> {
+        let mut client = ChatServiceClient::new(self.transport.clone()).accept_compressed(GZIP);
+        let mut events = match command {
+            ChatCommand::Post { room, text, author } => {
+                let message = self.unary(client.post(PostRequest { room, author, text }).await?);
+                self.printer.reply("chat.v1.ChatMessage", &message, |m| {
+                    format!("posted #{} to {}", m.id, m.room)
+                });
+                return Ok(());
+            }
+            ChatCommand::Watch { room, history } => {
+                self.streaming(client.subscribe(SubscribeRequest { room, history }).await?)
+            }
+            ChatCommand::Join {
+                room,
+                author,
+                history,
+            } => {
+                let join = JoinRequest {
+                    action: Some(join_request::Action::Join(JoinRoom {
+                        room,
+                        author,
+                        history,
+                    })),
+                };
+                // Each line as it is typed (blank ones skipped), after the join.
+                let lines = LinesStream::new(BufReader::new(tokio::io::stdin()).lines())
+                    .take_while(|line| std::future::ready(line.is_ok()))
+                    .filter_map(|line| async move {
+                        let line = line.ok()?;
+                        (!line.trim().is_empty()).then_some(JoinRequest {
+                            action: Some(join_request::Action::Text(line)),
+                        })
+                    });
+                let requests = futures_util::stream::once(std::future::ready(join)).chain(lines);
+                self.streaming(client.join(requests).await?)
+            }
+        };
+        while let Some(event) = events.message().await? {
+            self.print_chat_event(&event);
+        }
+        self.finished(&mut events).await
+    }
+
+    fn print_chat_event(&self, event: &ChatEvent) {
+        self.printer
+            .reply("chat.v1.ChatEvent", event, |event| match &event.event {
+                Some(chat_event::Event::Message(m)) => {
+                    let seconds = m.posted_at.map_or(0, |t| t.seconds).rem_euclid(86_400);
+                    format!(
+                        "[{:02}:{:02}:{:02}] {}: {}",
+                        seconds / 3600,
+                        seconds % 3600 / 60,
+                        seconds % 60,
+                        m.author,
+                        m.text
+                    )
+                }
+                Some(chat_event::Event::Skipped(n)) => {
+                    format!("({n} messages skipped: this client fell behind)")
+                }
+                None => String::new(),
+            });
     }
 
     /// A unary reply, its metadata (headers, and the trailers tonic merges in) shown first

@@ -37,7 +37,7 @@ async fn main() -> ExitCode {
     // UNAVAILABLE, reported like any other error.
     let transport = InterceptedService::new(
         endpoint.connect_lazy(),
-        CallMetadata::new(options.headers, options.deadline),
+        CallMetadata::new(options.token, options.headers, options.deadline),
     );
     let calls = Calls::new(transport, Printer::new(options.output, options.verbose));
 

@@ -3,20 +3,28 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tonic::{Request, Status, service::Interceptor};
+use tonic::{Request, Status, metadata::AsciiMetadataValue, service::Interceptor};
 
 use crate::args::Header;
 
-/// Adds the `-H` metadata and the deadline (`grpc-timeout`) to every request.
+/// Adds the bearer token, the `-H` metadata and the deadline (`grpc-timeout`) to every
+/// request.
 #[derive(Debug, Clone)]
 pub struct CallMetadata {
+    authorization: Option<AsciiMetadataValue>,
     headers: Arc<[Header]>,
     deadline: Option<Duration>,
 }
 
 impl CallMetadata {
-    pub fn new(headers: Vec<Header>, deadline: Option<Duration>) -> Self {
+    /// `authorization` is the whole value (`Bearer TOKEN`).
+    pub fn new(
+        authorization: Option<AsciiMetadataValue>,
+        headers: Vec<Header>,
+        deadline: Option<Duration>,
+    ) -> Self {
         Self {
+            authorization,
             headers: headers.into(),
             deadline,
         }
@@ -25,6 +33,11 @@ impl CallMetadata {
 
 impl Interceptor for CallMetadata {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
         for header in self.headers.iter() {
             request
                 .metadata_mut()

@@ -4,7 +4,12 @@
 use std::{process::Stdio, time::Duration};
 
 use server::{App, Config, weather::LiveHub};
-use tokio::{io::AsyncWriteExt, net::TcpListener, process::Command, sync::oneshot};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt},
+    net::TcpListener,
+    process::Command,
+    sync::oneshot,
+};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -15,8 +20,13 @@ struct Server {
 }
 
 async fn start_server() -> Server {
+    start_server_with(|_| {}).await
+}
+
+async fn start_server_with(configure: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::defaults();
     config.live_interval = Duration::from_millis(200);
+    configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let app = App::build(&config).expect("app");
@@ -38,18 +48,31 @@ struct Run {
     stderr: String,
 }
 
-/// Runs `client --server URL ARGS...` with `stdin` as its input.
-async fn client_at(url: &str, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+/// `client --server URL ARGS...`, stdin, stdout and stderr piped, killed when dropped.
+fn command(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+    command
         .arg("--server")
         .arg(url)
         .args(args)
+        // Only what a test sets: not the environment of whoever runs the tests.
+        .env_remove("CLIENT_TOKEN")
+        .env_remove("CLIENT_SERVER")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("client starts");
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `client --server URL ARGS...` with `stdin` as its input.
+async fn client_at(url: &str, args: &[&str], stdin: &str) -> Run {
+    runclient(command(url, args), stdin).await
+}
+
+/// Runs a prepared `client` command with `stdin` as its input.
+async fn runclient(mut command: Command, stdin: &str) -> Run {
+    let mut child = command.spawn().expect("client starts");
     let mut input = child.stdin.take().expect("stdin");
     input
         .write_all(stdin.as_bytes())
@@ -280,11 +303,7 @@ async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
 #[tokio::test]
 async fn ctrl_c_cancels_the_call_on_the_server() {
     let server = start_server().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(["--server", &server.url, "weather", "watch", "paris-fr"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let mut child = command(&server.url, &["weather", "watch", "paris-fr"])
         .spawn()
         .expect("client starts");
     let mut subscribed = server.hub.producers();
@@ -362,4 +381,84 @@ async fn a_shell_session_runs_every_line_and_survives_failures() {
         (run.code, lines(&run.stdout)),
         (Some(0), vec!["Hello, a!", "Hello, b!"])
     );
+}
+
+#[tokio::test]
+async fn chat_needs_the_token_to_post_and_join_and_shows_the_room() {
+    const TOKEN: &str = "cli-test-token-42";
+    let server = start_server_with(|config| config.auth_token = Some(TOKEN.into())).await;
+
+    let run = client(&server, &["chat", "post", "lobby", "hi"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: UNAUTHENTICATED: ");
+    let run = client(
+        &server,
+        &["--token", "wrong", "chat", "post", "lobby", "hi"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: PERMISSION_DENIED: ");
+
+    // The token from the environment, as the help advises.
+    let mut post = command(
+        &server.url,
+        &["chat", "post", "lobby", "first!", "--author", "ada"],
+    );
+    post.env("CLIENT_TOKEN", TOKEN);
+    let run = runclient(post, "").await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (Some(0), "posted #1 to lobby\n"),
+        "{}",
+        run.stderr
+    );
+
+    // An interactive join: a line typed, its message printed back as the room sends it.
+    let mut join = command(
+        &server.url,
+        &["--token", TOKEN, "chat", "join", "lobby", "--author", "bob"],
+    );
+    let mut child = join.spawn().expect("client starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(PATIENCE, stdout.next_line())
+            .await
+            .expect("a line in time")
+            .expect("readable")
+            .expect("not the end")
+    };
+    assert!(
+        next_line().await.ends_with("] ada: first!"),
+        "history first"
+    );
+    stdin.write_all(b"hello ada\n").await.expect("write");
+    assert!(next_line().await.ends_with("] bob: hello ada"));
+    drop(stdin);
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("leaves at end of input")
+        .expect("status");
+    assert_eq!(status.code(), Some(0));
+
+    // Reading needs no token.
+    let run = client(
+        &server,
+        &["chat", "watch", "lobby", "--deadline", "1s", "-o", "json"],
+        "",
+    )
+    .await;
+    let authors: Vec<String> = lines(&run.stdout)
+        .iter()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            event["message"]["author"]
+                .as_str()
+                .expect("author")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(authors, ["ada", "bob"], "{}", run.stderr);
+    assert_stderr_has(&run, "DEADLINE_EXCEEDED");
 }
