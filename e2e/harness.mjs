@@ -9,11 +9,12 @@ const SERVER_BIN = process.env.SERVER_BIN ?? 'target/release/server';
 const DIST_DIR = process.env.DIST_DIR ?? 'dist';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-export async function startServer({ liveInterval = '300ms' } = {}) {
+/** Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. */
+export async function startServer({ liveInterval = '300ms', args = [] } = {}) {
   const child = spawn(
     SERVER_BIN,
     ['--listen', '127.0.0.1:0', '--static-dir', DIST_DIR, '--live-interval', liveInterval,
-      '--log', 'info,server=debug'],
+      '--log', 'info,server=debug', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const killOnExit = () => child.kill('SIGKILL');

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use proto::{
-    greeter::greeter_client::GreeterClient,
+    chat::v1::chat_service_client::ChatServiceClient, greeter::greeter_client::GreeterClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
 use tonic::{
@@ -39,6 +39,10 @@ pub fn weather() -> WeatherServiceClient<Transport> {
     WeatherServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
+pub fn chat() -> ChatServiceClient<Transport> {
+    ChatServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
 /// A request with the page's unary deadline.
 pub fn unary<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -46,8 +50,9 @@ pub fn unary<T>(message: T) -> Request<T> {
     request
 }
 
-/// Adds what every call from the page carries. Browsers do not let a page set
-/// `User-Agent`, so gRPC-Web clients name themselves in `x-user-agent`.
+/// Adds what every call from the page carries: the access token the user saved, if any,
+/// and the client's name. (Browsers do not let a page set `User-Agent`, so gRPC-Web
+/// clients name themselves in `x-user-agent`.)
 #[derive(Debug, Clone, Copy)]
 pub struct PageMetadata;
 
@@ -57,10 +62,29 @@ impl Interceptor for PageMetadata {
             "x-user-agent",
             MetadataValue::from_static(concat!("grpc-browser-web/", env!("CARGO_PKG_VERSION"))),
         );
+        if let Some(token) = access_token::load()
+            && let Ok(value) = MetadataValue::try_from(format!("Bearer {token}"))
+        {
+            request.metadata_mut().insert("authorization", value);
+        }
         Ok(request)
     }
 }
 
+/// The bearer token for the methods that change state, kept in this browser's
+/// `localStorage` so it survives reloads. The server decides which methods need it.
+pub mod access_token {
+    const KEY: &str = "access-token";
+
+    pub fn load() -> Option<String> {
+        crate::storage::get(KEY)
+    }
+
+    /// Saves `token` (trimmed), or forgets the saved one when it is empty.
+    pub fn save(token: &str) {
+        crate::storage::set(KEY, token.trim());
+    }
+}
 /// A failed call as the page shows it: the gRPC code, the server's message, and the error
 /// details a user can act on (which field, which limit).
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@ mod api;
 mod components;
 mod format;
 mod pages;
+mod storage;
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -12,7 +13,7 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{GreeterPage, NotFound, WeatherPage};
+use crate::pages::{ChatPage, GreeterPage, NotFound, WeatherPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -26,12 +27,14 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/" exact=true>"Greeter"</A>
                     <A href="/weather">"Weather"</A>
+                    <A href="/chat">"Chat"</A>
                 </nav>
             </header>
             <main class="container">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=GreeterPage />
                     <Route path=path!("/weather") view=WeatherPage />
+                    <Route path=path!("/chat") view=ChatPage />
                 </Routes>
             </main>
             <footer class="footer">

@@ -1,0 +1,125 @@
+// The Chat page in headless Chromium, against a server started with an access token:
+// posting without it, with a wrong one, and with the right one (saved in the page, added by
+// its interceptor); messages reaching another open page live; the token kept across reloads.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, nextCall, openPage, startServer } from './harness.mjs';
+
+const TOKEN = 'e2e-chat-token-1234';
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ args: ['--auth-token', TOKEN] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function send(page, text) {
+  await page.fill('#chat-text', text);
+  const call = nextCall(page, '/chat.v1.ChatService/Post');
+  await page.click('#chat-send');
+  return call;
+}
+
+async function saveToken(page, token) {
+  await page.fill('#token-input', token);
+  await page.click('#token-save');
+  await page.waitForSelector('#token-status:has-text("A token is saved")');
+}
+
+const messageTexts = (page) =>
+  page.$$eval('#chat-messages .message', (items) => items.map((li) =>
+    `${li.querySelector('.author').textContent}: ${li.querySelector('.text').textContent}`));
+
+test('posting needs the token; with it the message reaches every open page', async () => {
+  const context = await browser.newContext();
+  const alice = await openPage(context, `${server.url}/chat?room=e2e-auth`);
+  await alice.waitForSelector('#room-status:has-text("connected")');
+  await alice.fill('#chat-author', 'alice');
+
+  // No token: the server refuses, the page says which code and what to do.
+  await send(alice, 'first try');
+  await alice.waitForSelector('#post-result .error');
+  assert.equal(await alice.textContent('#post-result .error-code'), 'UNAUTHENTICATED');
+  assert.match(await alice.textContent('#post-result'), /Save the server's access token/);
+
+  // A wrong token: refused differently.
+  await saveToken(alice, 'not-the-token');
+  const refused = await send(alice, 'second try');
+  assert.equal((await refused).request().headers().authorization, 'Bearer not-the-token',
+    'the interceptor sent the saved token');
+  await alice.waitForSelector('#post-result .error-code:has-text("PERMISSION_DENIED")');
+
+  // Another reader of the room, in a separate browser context (no token: reading is open).
+  const bob = await openPage(browser, `${server.url}/chat?room=e2e-auth`);
+  await bob.waitForSelector('#room-status:has-text("connected")');
+
+  await saveToken(alice, TOKEN);
+  await send(alice, 'hello, room');
+  await alice.waitForSelector('#chat-messages .message');
+  await bob.waitForSelector('#chat-messages .message');
+  assert.deepEqual(await messageTexts(alice), ['alice: hello, room']);
+  assert.deepEqual(await messageTexts(bob), ['alice: hello, room'], 'only the accepted post');
+  assert.equal(await alice.$('#post-result .error'), null, 'the earlier error is gone');
+  assert.equal(await alice.inputValue('#chat-text'), '', 'the box is cleared for the next one');
+
+  // Reloaded: the token and the name are remembered, the room's history comes back.
+  await alice.reload();
+  await alice.waitForSelector('#chat-messages .message');
+  assert.match(await alice.textContent('#token-status'), /A token is saved/);
+  assert.equal(await alice.inputValue('#chat-author'), 'alice');
+  await send(alice, 'still here');
+  await bob.waitForFunction(() => document.querySelectorAll('#chat-messages .message').length === 2);
+  assert.deepEqual(await messageTexts(bob), ['alice: hello, room', 'alice: still here']);
+
+  // Forgotten: refused again.
+  await alice.click('#token-forget');
+  await send(alice, 'after forgetting');
+  await alice.waitForSelector('#post-result .error-code:has-text("UNAUTHENTICATED")');
+  assert.deepEqual(alice.pageErrors, []);
+  assert.deepEqual(bob.pageErrors, []);
+  await context.close();
+});
+
+test('bad input and rooms: the server names the field; another room is another stream', async () => {
+  const context = await browser.newContext();
+  const page = await openPage(context, `${server.url}/chat?room=e2e-rooms`);
+  await saveToken(page, TOKEN);
+  await send(page, '   ');
+  await page.waitForSelector('#post-result .error');
+  assert.equal(await page.textContent('#post-result .error-code'), 'INVALID_ARGUMENT');
+  assert.equal(await page.textContent('#post-result .error-message'), 'text: must not be empty');
+
+  await send(page, 'in the first room');
+  await page.waitForSelector('#chat-messages .message');
+
+  // Entering a room changes the URL and the subscription.
+  const subscribed = nextCall(page, '/chat.v1.ChatService/Subscribe');
+  await page.fill('#room-input', 'e2e-other');
+  await page.click('#room-go');
+  await subscribed;
+  await page.waitForSelector('.empty-room');
+  assert.equal(new URL(page.url()).searchParams.get('room'), 'e2e-other');
+  assert.equal(await page.$$eval('#chat-messages .message', (items) => items.length), 0);
+
+  // A room name the server refuses shows its error where the room would be.
+  await page.fill('#room-input', 'Not A Room');
+  await page.click('#room-go');
+  await page.waitForSelector('.chat .error');
+  assert.equal(await page.textContent('.chat .error-code'), 'INVALID_ARGUMENT');
+  assert.match(await page.textContent('.chat .error-message'), /^room: /);
+  assert.deepEqual(page.pageErrors, []);
+  await context.close();
+});
+
+test('the page explains why Join needs the CLI', async () => {
+  const page = await openPage(browser, `${server.url}/chat?room=e2e-cli`);
+  const text = await page.textContent('main');
+  assert.match(text, /cannot stream a request body/);
+  assert.match(text, /cargo run -p cli -- chat join e2e-cli/);
+});
