@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "my_service.proto",
     "weather/v1/weather.proto",
     "chat/v1/chat.proto",
+    "files/v1/files.proto",
     "grpc/testing/test.proto",
 ];
 

@@ -29,6 +29,13 @@ pub mod chat {
     }
 }
 
+/// The seeds' file upload.
+pub mod files {
+    pub mod v1 {
+        tonic::include_proto!("files.v1");
+    }
+}
+
 pub mod weather {
     pub mod v1 {
         tonic::include_proto!("weather.v1");

@@ -7,7 +7,7 @@ use axum::Router;
 use http::{HeaderName, Method, header};
 use proto::{
     chat::v1::chat_service_server::ChatServiceServer, demo::my_service_server::MyServiceServer,
-    greeter::greeter_server::GreeterServer,
+    files::v1::file_service_server::FileServiceServer, greeter::greeter_server::GreeterServer,
     weather::v1::weather_service_server::WeatherServiceServer,
 };
 use tokio::net::TcpListener;
@@ -22,8 +22,10 @@ use crate::{
     auth::{self, Auth},
     chat::Rooms,
     config::{Config, CorsOrigin},
-    deadline, interop,
-    services::{ChatService, GreeterService, PredictService, WeatherService},
+    deadline,
+    files::FileStore,
+    interop,
+    services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
     weather::{Catalog, LiveHub},
 };
@@ -36,6 +38,7 @@ const HEALTH_NAMES: &[&str] = &[
     <MyServiceServer<PredictService> as NamedService>::NAME,
     <WeatherServiceServer<WeatherService> as NamedService>::NAME,
     <ChatServiceServer<ChatService> as NamedService>::NAME,
+    <FileServiceServer<FileService> as NamedService>::NAME,
     interop::SERVICE_NAME,
 ];
 
@@ -84,10 +87,20 @@ impl App {
         ))
         .accept_compressed(gzip)
         .send_compressed(gzip);
+        let files = FileServiceServer::new(FileService::new(
+            FileStore::new(
+                config.upload_dir.clone(),
+                u64::from(config.upload_max_mib) * 1024 * 1024,
+            ),
+            shutdown.clone(),
+        ))
+        .accept_compressed(gzip)
+        .send_compressed(gzip);
         let grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
             .add_service(chat)
+            .add_service(files)
             .add_service(health_service)
             .add_service(reflection)
             .into_axum_router()

@@ -1,9 +1,10 @@
 //! Authentication: one bearer token, required for the methods that change state.
 //!
 //! Which methods change state is decided here, in one list: posting to a chat room
-//! (`chat.v1.ChatService/Post` and `/Join`). Everything else only reads (greetings,
-//! predictions, weather, chat subscriptions, health, reflection, the interop service) and
-//! stays open, so the seeds' clients keep working unchanged.
+//! (`chat.v1.ChatService/Post` and `/Join`) and uploading a file
+//! (`files.v1.FileService/Upload`). Everything else only reads (greetings, predictions,
+//! weather, chat subscriptions, file listing and download, health, reflection, the interop
+//! service) and stays open, so the seeds' clients keep working unchanged.
 //!
 //! Without a token configured, every method is open (the server warns at start). With one,
 //! a protected call without `authorization: Bearer <token>` gets UNAUTHENTICATED, and one
@@ -18,11 +19,17 @@ use axum::{
     response::Response,
 };
 use http::header::AUTHORIZATION;
-use proto::chat::v1::chat_service_server::ChatServiceServer;
+use proto::{
+    chat::v1::chat_service_server::ChatServiceServer,
+    files::v1::file_service_server::FileServiceServer,
+};
 use subtle::ConstantTimeEq;
 use tonic::{Status, server::NamedService};
 
-use crate::{error::ApiError, services::ChatService};
+use crate::{
+    error::ApiError,
+    services::{ChatService, FileService},
+};
 
 /// The methods that change state, as (service, method).
 const CHANGES_STATE: &[(&str, &str)] = &[
@@ -33,6 +40,10 @@ const CHANGES_STATE: &[(&str, &str)] = &[
     (
         <ChatServiceServer<ChatService> as NamedService>::NAME,
         "Join",
+    ),
+    (
+        <FileServiceServer<FileService> as NamedService>::NAME,
+        "Upload",
     ),
 ];
 
@@ -108,8 +119,10 @@ mod tests {
     fn only_state_changing_methods_are_protected() {
         assert!(changes_state(POST));
         assert!(changes_state("/chat.v1.ChatService/Join"));
+        assert!(changes_state("/files.v1.FileService/Upload"));
         for open in [
             "/chat.v1.ChatService/Subscribe",
+            "/files.v1.FileService/Download",
             "/Greeter/SayHello",
             "/demo.MyService/Predict",
             "/grpc.health.v1.Health/Check",

@@ -41,6 +41,15 @@ pub struct Config {
     #[arg(long, env = "SERVER_AUTH_TOKEN", hide_env_values = true, value_parser = SecretParser)]
     pub auth_token: Option<String>,
 
+    /// Directory that uploaded files are kept in; created on the first upload.
+    #[arg(long, env = "SERVER_UPLOAD_DIR", default_value = "uploads")]
+    pub upload_dir: PathBuf,
+
+    /// Largest file an upload may send, in MiB (1 to 4096).
+    #[arg(long, env = "SERVER_UPLOAD_MAX_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub upload_max_mib: u32,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -57,6 +66,8 @@ impl Config {
             live_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
             auth_token: None,
+            upload_dir: "uploads".into(),
+            upload_max_mib: 64,
         }
     }
 }

@@ -19,6 +19,10 @@ pub enum ApiError {
     #[error("no {kind} with id '{id}'")]
     NotFound { kind: &'static str, id: String },
 
+    /// The request would create something that exists already.
+    #[error("{kind} '{id}' already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+
     /// The request goes past one of the server's explicit limits.
     #[error("{subject}: at most {limit} allowed")]
     LimitExceeded { subject: &'static str, limit: u32 },
@@ -69,6 +73,11 @@ impl From<ApiError> for Status {
                 Code::NotFound,
                 message,
                 ErrorDetails::with_resource_info(kind, id, "", "not in the catalog"),
+            ),
+            ApiError::AlreadyExists { kind, id } => Status::with_error_details(
+                Code::AlreadyExists,
+                message,
+                ErrorDetails::with_resource_info(kind, id, "", "choose another name"),
             ),
             ApiError::LimitExceeded { subject, limit } => Status::with_error_details(
                 Code::ResourceExhausted,

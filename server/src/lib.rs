@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 mod deadline;
 pub mod error;
+pub mod files;
 mod interop;
 pub mod services;
 pub mod shutdown;

@@ -3,10 +3,12 @@
 
 mod chat;
 mod demo;
+mod files;
 mod greeter;
 mod weather;
 
 pub use chat::ChatService;
 pub use demo::PredictService;
+pub use files::FileService;
 pub use greeter::GreeterService;
 pub use weather::WeatherService;

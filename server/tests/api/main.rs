@@ -5,6 +5,7 @@ mod helpers;
 
 mod chat;
 mod demo;
+mod files;
 mod greeter;
 mod interop;
 mod lifecycle;

@@ -1,0 +1,393 @@
+//! Uploaded files, kept in one directory.
+//!
+//! An upload is written to a hidden partial file and becomes visible under its name only
+//! when every declared byte has arrived, by a hard link that fails if the name is taken (so
+//! two uploads of one name cannot overwrite each other). An upload that ends early (the
+//! client leaves, or sends a bad part) removes its partial file: nothing half-written is
+//! ever listed or downloaded. Each file's SHA-256 is kept beside it in a hidden file.
+//!
+//! The directory is created on the first upload. Failing file-system operations are the
+//! server's problem, not the client's: they become INTERNAL, with the cause in the log.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::{fs, io::AsyncWriteExt};
+
+use crate::error::ApiError;
+
+pub const MAX_NAME_CHARS: usize = 100;
+/// Bytes of one upload chunk; the message as a whole stays under tonic's 4 MiB default.
+pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
+/// Files the directory may hold.
+pub const MAX_FILES: usize = 1000;
+
+const PARTIAL_PREFIX: &str = ".partial-";
+const SHA256_PREFIX: &str = ".sha256-";
+
+/// A stored file, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub name: String,
+    pub size: u64,
+    /// Lowercase hex; empty if its record is missing.
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    max_size: u64,
+}
+
+impl FileStore {
+    pub fn new(dir: PathBuf, max_size: u64) -> Self {
+        Self { dir, max_size }
+    }
+
+    /// Starts an upload of `size` bytes named `name`.
+    pub async fn begin(&self, name: &str, size: u64) -> Result<Upload, ApiError> {
+        validate_name(name)?;
+        if size > self.max_size {
+            return Err(ApiError::LimitExceeded {
+                subject: "size (bytes)",
+                limit: u32::try_from(self.max_size).unwrap_or(u32::MAX),
+            });
+        }
+        fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|error| internal("create the upload directory", &self.dir, error))?;
+        let target = self.dir.join(name);
+        if fs::try_exists(&target)
+            .await
+            .map_err(|error| internal("look for", &target, error))?
+        {
+            return Err(already_exists(name));
+        }
+        if self.list().await?.len() >= MAX_FILES {
+            return Err(ApiError::LimitExceeded {
+                subject: "files",
+                limit: MAX_FILES as u32,
+            });
+        }
+        let partial = self
+            .dir
+            .join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::new_v4()));
+        let file = fs::File::create_new(&partial)
+            .await
+            .map_err(|error| internal("create", &partial, error))?;
+        Ok(Upload {
+            file,
+            partial: Some(partial),
+            target,
+            name: name.to_owned(),
+            declared: size,
+            received: 0,
+            hasher: Sha256::new(),
+        })
+    }
+
+    /// Every stored file, by name.
+    pub async fn list(&self) -> Result<Vec<StoredFile>, ApiError> {
+        let mut entries = match fs::read_dir(&self.dir).await {
+            Ok(entries) => entries,
+            // Nothing uploaded yet.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(internal("read", &self.dir, error)),
+        };
+        let mut files = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|error| internal("read", &self.dir, error))?
+        {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let metadata = entry
+                .metadata()
+                .await
+                .map_err(|error| internal("read", &entry.path(), error))?;
+            if !metadata.is_file() {
+                continue;
+            }
+            files.push(StoredFile {
+                sha256: fs::read_to_string(self.dir.join(format!("{SHA256_PREFIX}{name}")))
+                    .await
+                    .unwrap_or_default(),
+                size: metadata.len(),
+                uploaded_at: metadata
+                    .modified()
+                    .map_or(DateTime::UNIX_EPOCH, DateTime::from),
+                name,
+            });
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// Opens a stored file to read.
+    pub async fn open(&self, name: &str) -> Result<fs::File, ApiError> {
+        validate_name(name)?;
+        let path = self.dir.join(name);
+        fs::File::open(&path)
+            .await
+            .map_err(|error| match error.kind() {
+                io::ErrorKind::NotFound => ApiError::NotFound {
+                    kind: "file",
+                    id: name.to_owned(),
+                },
+                _ => internal("open", &path, error),
+            })
+    }
+}
+
+/// An upload under way. Dropped before [`Upload::finish`], it removes its partial file.
+#[derive(Debug)]
+pub struct Upload {
+    file: fs::File,
+    /// `None` once finished: nothing left to clean up.
+    partial: Option<PathBuf>,
+    target: PathBuf,
+    name: String,
+    declared: u64,
+    received: u64,
+    hasher: Sha256,
+}
+
+impl Upload {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        if chunk.len() > MAX_CHUNK_BYTES {
+            return Err(ApiError::invalid(
+                "chunk",
+                format!(
+                    "must be at most {MAX_CHUNK_BYTES} bytes, got {}",
+                    chunk.len()
+                ),
+            ));
+        }
+        let received = self.received + chunk.len() as u64;
+        if received > self.declared {
+            return Err(ApiError::invalid(
+                "chunk",
+                format!(
+                    "more bytes than the declared size of {} ({received} so far)",
+                    self.declared
+                ),
+            ));
+        }
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(|error| internal("write", self.partial_path(), error))?;
+        self.hasher.update(chunk);
+        self.received = received;
+        Ok(())
+    }
+
+    /// Checks that everything arrived, then makes the file visible under its name.
+    pub async fn finish(mut self) -> Result<StoredFile, ApiError> {
+        if self.received != self.declared {
+            return Err(ApiError::invalid(
+                "size",
+                format!(
+                    "declared {} bytes, but the upload ended after {}",
+                    self.declared, self.received
+                ),
+            ));
+        }
+        let partial = self.partial_path().to_owned();
+        self.file
+            .sync_all()
+            .await
+            .map_err(|error| internal("write", &partial, error))?;
+        let sha256 = hex(&std::mem::take(&mut self.hasher).finalize());
+        let record = self
+            .target
+            .with_file_name(format!("{SHA256_PREFIX}{}", self.name));
+        fs::write(&record, &sha256)
+            .await
+            .map_err(|error| internal("write", &record, error))?;
+        // The moment the file appears; fails if another upload of the name got there first.
+        match fs::hard_link(&partial, &self.target).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(already_exists(&self.name));
+            }
+            Err(error) => return Err(internal("store", &self.target, error)),
+        }
+        // Done: from here on the partial file is only a second name for the stored one.
+        self.partial = None;
+        let _ = fs::remove_file(&partial).await;
+        Ok(StoredFile {
+            name: self.name.clone(),
+            size: self.received,
+            sha256,
+            uploaded_at: SystemTime::now().into(),
+        })
+    }
+
+    fn partial_path(&self) -> &Path {
+        self.partial.as_deref().unwrap_or(&self.target)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(partial) = self.partial.take() {
+            // Quick and local; a leftover would be hidden from listings anyway.
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ApiError> {
+    let chars = name.chars().count();
+    let problem = if name.is_empty() {
+        "must not be empty".to_owned()
+    } else if chars > MAX_NAME_CHARS {
+        format!("must be at most {MAX_NAME_CHARS} characters, got {chars}")
+    } else if name.starts_with('.') {
+        "must not start with `.`".to_owned()
+    } else if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        "must be a plain file name: no `/`, `\\` or control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::invalid("name", problem))
+}
+
+fn already_exists(name: &str) -> ApiError {
+    ApiError::AlreadyExists {
+        kind: "file",
+        id: name.to_owned(),
+    }
+}
+
+/// A file-system failure: the server's fault, with what it was doing and where.
+fn internal(action: &str, path: &Path, error: io::Error) -> ApiError {
+    ApiError::internal(format!("cannot {action} {}: {error}", path.display()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> FileStore {
+        FileStore::new(dir.join("uploads"), 100)
+    }
+
+    #[tokio::test]
+    async fn a_file_appears_only_when_complete_and_has_its_digest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(dir.path());
+        assert!(store.list().await.expect("empty").is_empty());
+
+        let mut upload = store.begin("hello.txt", 5).await.expect("begin");
+        upload.write(b"hel").await.expect("write");
+        assert!(store.list().await.expect("list").is_empty(), "not yet");
+        upload.write(b"lo").await.expect("write");
+        let stored = upload.finish().await.expect("finish");
+        assert_eq!(
+            stored.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+
+        let listed = store.list().await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].name.as_str(), listed[0].size), ("hello.txt", 5));
+        assert_eq!(listed[0].sha256, stored.sha256);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
+            .expect("dir")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "the file and its digest, no partial: {names:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_upload_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(dir.path());
+        let mut upload = store.begin("a", 10).await.expect("begin");
+        upload.write(b"12345").await.expect("write");
+        drop(upload);
+        let short = store.begin("b", 10).await.expect("begin");
+        let error = short.finish().await.expect_err("short");
+        assert!(matches!(
+            error,
+            ApiError::InvalidArgument { field: "size", .. }
+        ));
+        let left = std::fs::read_dir(dir.path().join("uploads"))
+            .expect("dir")
+            .count();
+        assert_eq!(left, 0);
+    }
+
+    #[tokio::test]
+    async fn sizes_names_and_duplicates_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(dir.path());
+        let error = store.begin("big", 101).await.expect_err("too big");
+        assert!(matches!(error, ApiError::LimitExceeded { .. }));
+        for bad in ["", ".hidden", "a/b", "..", "a\\b", "tab\there"] {
+            let error = store.begin(bad, 1).await.expect_err(bad);
+            assert!(
+                matches!(error, ApiError::InvalidArgument { field: "name", .. }),
+                "{bad:?}"
+            );
+        }
+        let mut upload = store.begin("x", 2).await.expect("begin");
+        let error = upload
+            .write(b"123")
+            .await
+            .expect_err("over the declared size");
+        assert!(matches!(
+            error,
+            ApiError::InvalidArgument { field: "chunk", .. }
+        ));
+
+        // Two uploads of one name: the first to finish wins, the other is refused.
+        let first = store.begin("same", 0).await.expect("begin");
+        let second = store
+            .begin("same", 0)
+            .await
+            .expect("begin too: not stored yet");
+        first.finish().await.expect("first");
+        let error = second.finish().await.expect_err("taken");
+        assert!(matches!(error, ApiError::AlreadyExists { .. }));
+        let error = store.begin("same", 0).await.expect_err("taken");
+        assert!(matches!(error, ApiError::AlreadyExists { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_broken_directory_is_an_internal_error_naming_the_cause() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, "a file").expect("write");
+        let store = FileStore::new(blocker.join("uploads"), 100);
+        match store.begin("a", 1).await {
+            Err(ApiError::Internal(cause)) => {
+                let cause = cause.to_string();
+                assert!(cause.contains("not-a-dir/uploads"), "{cause}");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+    }
+}
