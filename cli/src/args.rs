@@ -18,6 +18,9 @@ Examples:
   client chat watch lobby                      (history, then messages as posted)
   client chat post lobby hello --author ada    (CLIENT_TOKEN set if the server has a token)
   client chat join lobby --author ada          (lines you type are posted; Ctrl-D leaves)
+  client files upload ./report.pdf             (CLIENT_TOKEN set if the server has a token)
+  client files list
+  client files download report.pdf --to copy.pdf
   client health weather.v1.WeatherService
   printf 'predict a\npredict b\n' | client shell   (several calls, one connection)
   client -s http://127.0.0.1:50051 -H x-request-id:demo-1 -v greeter say-hello Ada
@@ -108,6 +111,10 @@ pub enum Command {
     /// Chat rooms: watch one, post to one, or join one and talk.
     #[command(subcommand)]
     Chat(ChatCommand),
+
+    /// Files: upload (client streaming), list, download (server streaming).
+    #[command(subcommand)]
+    Files(FilesCommand),
 
     /// grpc.health.v1.Health.Check: is the server, or one service, serving?
     Health {
@@ -235,6 +242,30 @@ pub enum ChatCommand {
         /// How many past messages to show first (0-100).
         #[arg(long, default_value_t = 20)]
         history: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Client streaming: send FILE in chunks as it is read (needs --token when the server
+    /// has one). It appears on the server only once all of it has arrived.
+    Upload {
+        file: PathBuf,
+        /// The name to store it under (default: FILE's own name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+
+    /// The stored files: name, size, SHA-256.
+    List,
+
+    /// Server streaming: fetch a stored file, written as it arrives.
+    Download {
+        name: String,
+        /// Where to write it (default: NAME in the current directory; `-` for stdout).
+        /// An existing file is not overwritten.
+        #[arg(long, value_name = "PATH")]
+        to: Option<PathBuf>,
     },
 }
 

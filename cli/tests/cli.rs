@@ -462,3 +462,66 @@ async fn chat_needs_the_token_to_post_and_join_and_shows_the_room() {
     assert_eq!(authors, ["ada", "bob"], "{}", run.stderr);
     assert_stderr_has(&run, "DEADLINE_EXCEEDED");
 }
+
+#[tokio::test]
+async fn files_upload_list_and_download() {
+    const TOKEN: &str = "cli-files-token";
+    let work = tempfile::tempdir().expect("temp dir");
+    let uploads = work.path().join("uploads");
+    let server = start_server_with(|config| {
+        config.auth_token = Some(TOKEN.into());
+        config.upload_dir = uploads.clone();
+    })
+    .await;
+    let original = work.path().join("report.bin");
+    let content: Vec<u8> = (0..700_000_u32).map(|n| (n % 253) as u8).collect();
+    std::fs::write(&original, &content).expect("write");
+    let path = original.to_str().expect("utf-8 path");
+
+    let run = client(&server, &["files", "upload", path], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: UNAUTHENTICATED: ");
+
+    let run = client(&server, &["--token", TOKEN, "files", "upload", path], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("stored report.bin (700000 bytes, sha256 "),
+        "{}",
+        run.stdout
+    );
+
+    let run = client(&server, &["files", "list", "-o", "json"], "").await;
+    let listed: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+    assert_eq!(listed["files"][0]["name"], "report.bin");
+    assert_eq!(
+        listed["files"][0]["size"], "700000",
+        "uint64 is a string in JSON"
+    );
+
+    let copy = work.path().join("copy.bin");
+    let copy_path = copy.to_str().expect("utf-8 path");
+    let run = client(
+        &server,
+        &["files", "download", "report.bin", "--to", copy_path],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(std::fs::read(&copy).expect("downloaded"), content);
+
+    // Never over an existing file.
+    std::fs::write(&copy, "mine").expect("write");
+    let run = client(
+        &server,
+        &["files", "download", "report.bin", "--to", copy_path],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert_eq!(std::fs::read(&copy).expect("kept"), b"mine");
+
+    let run = client(&server, &["files", "download", "nope"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: NOT_FOUND: no file with id 'nope'");
+}
