@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use proto::{
-    chat::v1::chat_service_client::ChatServiceClient, greeter::greeter_client::GreeterClient,
+    chat::v1::chat_service_client::ChatServiceClient,
+    files::v1::file_service_client::FileServiceClient, greeter::greeter_client::GreeterClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
 use tonic::{
@@ -41,6 +42,10 @@ pub fn weather() -> WeatherServiceClient<Transport> {
 
 pub fn chat() -> ChatServiceClient<Transport> {
     ChatServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
+pub fn files() -> FileServiceClient<Transport> {
+    FileServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
 /// A request with the page's unary deadline.

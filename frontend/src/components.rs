@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::CallError;
+use crate::api::{CallError, access_token};
 
 /// A failed call: its gRPC code, message and details.
 #[component]
@@ -26,5 +26,46 @@ pub fn Spinner(#[prop(into)] label: String) -> impl IntoView {
             <span class="spinner-dot" aria-hidden="true"></span>
             {label}
         </span>
+    }
+}
+
+/// Saves (or forgets) the bearer token the interceptor sends.
+#[component]
+pub fn AccessToken() -> impl IntoView {
+    let saved = RwSignal::new(access_token::load().is_some());
+    let text = RwSignal::new(String::new());
+    let save = move || {
+        access_token::save(&text.get_untracked());
+        text.set(String::new());
+        saved.set(access_token::load().is_some());
+    };
+
+    view! {
+        <section class="card">
+            <form class="row" on:submit=move |event| {
+                event.prevent_default();
+                save();
+            }>
+                <label class="field grow">
+                    <span>"Access token (sent as " <code>"authorization: Bearer …"</code> ")"</span>
+                    <input id="token-input" type="password" autocomplete="off"
+                        placeholder="the server's --auth-token" bind:value=text />
+                </label>
+                <button id="token-save" type="submit">"Save"</button>
+                <button id="token-forget" type="button" class="secondary"
+                    disabled=move || !saved.get()
+                    on:click=move |_| {
+                        access_token::save("");
+                        saved.set(false);
+                    }>"Forget"</button>
+            </form>
+            <p id="token-status" class="muted small">
+                {move || if saved.get() {
+                    "A token is saved in this browser and sent with every call."
+                } else {
+                    "No token saved: posting works only if the server requires none."
+                }}
+            </p>
+        </section>
     }
 }

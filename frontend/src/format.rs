@@ -1,4 +1,4 @@
-//! Formatting of weather values for display.
+//! Formatting of values for display.
 
 use proto::weather::v1::Sky;
 
@@ -52,6 +52,21 @@ pub fn compass(degrees: u32) -> &'static str {
     POINTS[((degrees % 360) as usize * 2 + 22) / 45 % 16]
 }
 
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn bytes(count: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if count < 1024 {
+        return format!("{count} B");
+    }
+    let mut value = count as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +94,14 @@ mod tests {
         assert_eq!(compass(90), "E");
         assert_eq!(compass(225), "SW");
         assert_eq!(compass(359), "N");
+    }
+
+    #[test]
+    fn byte_counts_read_naturally() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(700_000), "683.6 KiB");
+        assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
     }
 }

@@ -13,7 +13,7 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{ChatPage, GreeterPage, NotFound, WeatherPage};
+use crate::pages::{ChatPage, FilesPage, GreeterPage, NotFound, WeatherPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -28,6 +28,7 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Greeter"</A>
                     <A href="/weather">"Weather"</A>
                     <A href="/chat">"Chat"</A>
+                    <A href="/files">"Files"</A>
                 </nav>
             </header>
             <main class="container">
@@ -35,6 +36,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=GreeterPage />
                     <Route path=path!("/weather") view=WeatherPage />
                     <Route path=path!("/chat") view=ChatPage />
+                    <Route path=path!("/files") view=FilesPage />
                 </Routes>
             </main>
             <footer class="footer">

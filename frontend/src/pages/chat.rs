@@ -11,8 +11,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use proto::chat::v1::{ChatMessage, PostRequest, SubscribeRequest, chat_event};
 
 use crate::{
-    api::{self, CallError, access_token},
-    components::{ErrorBanner, Spinner},
+    api::{self, CallError},
+    components::{AccessToken, ErrorBanner, Spinner},
     format, storage,
 };
 
@@ -43,47 +43,6 @@ pub fn ChatPage() -> impl IntoView {
         // Keyed by the room: a new room is a new subscription.
         {move || view! { <Room room=room.get() /> }}
         <JoinFromCli room />
-    }
-}
-
-/// Saves (or forgets) the bearer token the interceptor sends.
-#[component]
-fn AccessToken() -> impl IntoView {
-    let saved = RwSignal::new(access_token::load().is_some());
-    let text = RwSignal::new(String::new());
-    let save = move || {
-        access_token::save(&text.get_untracked());
-        text.set(String::new());
-        saved.set(access_token::load().is_some());
-    };
-
-    view! {
-        <section class="card">
-            <form class="row" on:submit=move |event| {
-                event.prevent_default();
-                save();
-            }>
-                <label class="field grow">
-                    <span>"Access token (sent as " <code>"authorization: Bearer …"</code> ")"</span>
-                    <input id="token-input" type="password" autocomplete="off"
-                        placeholder="the server's --auth-token" bind:value=text />
-                </label>
-                <button id="token-save" type="submit">"Save"</button>
-                <button id="token-forget" type="button" class="secondary"
-                    disabled=move || !saved.get()
-                    on:click=move |_| {
-                        access_token::save("");
-                        saved.set(false);
-                    }>"Forget"</button>
-            </form>
-            <p id="token-status" class="muted small">
-                {move || if saved.get() {
-                    "A token is saved in this browser and sent with every call."
-                } else {
-                    "No token saved: posting works only if the server requires none."
-                }}
-            </p>
-        </section>
     }
 }
 
