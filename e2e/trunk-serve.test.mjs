@@ -101,5 +101,15 @@ test('through trunk serve: unary, a stream arriving one by one, live weather', a
   await page.waitForSelector('#city-name');
   await page.check('#live-toggle');
   await page.waitForFunction(() => Number(document.querySelector('#live-count')?.textContent) >= 2);
+
+  // The chat room and the file list go through their proxies too.
+  await page.goto(`${url}/chat?room=trunk`);
+  await page.waitForSelector('#room-status:has-text("connected")');
+  await page.fill('#chat-text', 'via trunk');
+  await page.click('#chat-send');
+  await page.waitForSelector('#chat-messages .message:has-text("via trunk")');
+  await page.goto(`${url}/files`);
+  await page.waitForSelector('#no-files, #file-list');
+  assert.equal(await page.$('.error'), null, 'no call failed');
   assert.deepEqual(page.pageErrors, []);
 });
