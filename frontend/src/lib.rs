@@ -6,6 +6,7 @@ mod components;
 mod format;
 mod pages;
 mod storage;
+mod task;
 
 use leptos::prelude::*;
 use leptos_router::{

@@ -5,8 +5,7 @@
 //! Posting changes state, so a server started with a token refuses it without one: the
 //! access token saved here is added to every call by the page's interceptor.
 
-use futures_util::future::{AbortHandle, Abortable};
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use proto::chat::v1::{ChatMessage, PostRequest, SubscribeRequest, chat_event};
 
@@ -14,6 +13,7 @@ use crate::{
     api::{self, CallError},
     components::{AccessToken, ErrorBanner, Spinner},
     format, storage,
+    task::Task,
 };
 
 const DEFAULT_ROOM: &str = "lobby";
@@ -88,26 +88,16 @@ fn Room(room: String) -> impl IntoView {
     let room = StoredValue::new(room);
     let lines = RwSignal::new(Vec::<Line>::new());
     let connection = RwSignal::new(Connection::Connecting);
-    let running = StoredValue::new(None::<AbortHandle>);
-
-    let stop = move || {
-        if let Some(handle) = running.write_value().take() {
-            handle.abort();
-        }
-    };
-    on_cleanup(stop);
+    let task = Task::new();
 
     let connect = move || {
-        stop();
         lines.set(Vec::new());
         connection.set(Connection::Connecting);
-        let (handle, registration) = AbortHandle::new_pair();
-        running.set_value(Some(handle));
         let request = SubscribeRequest {
             room: room.get_value(),
             history: HISTORY,
         };
-        spawn_local(async move {
+        task.start(async move {
             let subscription = async move {
                 let mut events = api::chat().subscribe(request).await?.into_inner();
                 connection.set(Connection::Connected);
@@ -123,8 +113,7 @@ fn Room(room: String) -> impl IntoView {
                     "the server ended the room's stream",
                 ))
             };
-            if let Ok(Err(status)) = Abortable::new(subscription, registration).await {
-                running.set_value(None);
+            if let Err(status) = subscription.await {
                 connection.set(Connection::Failed(status.into()));
             }
         });

@@ -1,13 +1,13 @@
 //! The Greeter page: SayHello (unary) and SayHelloStream (server streaming, stoppable).
 
-use futures_util::future::{AbortHandle, Abortable};
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use proto::greeter::{HelloRequest, HelloStreamRequest};
 use tonic::metadata::MetadataValue;
 
 use crate::{
     api::{self, CallError},
     components::{ErrorBanner, Spinner},
+    task::Task,
 };
 
 #[component]
@@ -205,21 +205,14 @@ fn GreetingStream() -> impl IntoView {
     let interval_ms = RwSignal::new(String::from("500"));
     let replies = RwSignal::new(Vec::<String>::new());
     let state = RwSignal::new(StreamState::Idle);
-    // Aborting drops the response stream, which aborts the fetch: the server sees the
-    // call cancelled and stops sending.
-    let running = StoredValue::new(None::<AbortHandle>);
-
+    // Stopping drops the response stream, which aborts the fetch: the server sees the call
+    // cancelled and stops sending.
+    let task = Task::new();
     let stop = move || {
-        if let Some(handle) = running.write_value().take() {
-            handle.abort();
+        if task.stop() {
             state.set(StreamState::Stopped);
         }
     };
-    on_cleanup(move || {
-        if let Some(handle) = running.write_value().take() {
-            handle.abort();
-        }
-    });
 
     let start = move || {
         stop();
@@ -236,9 +229,7 @@ fn GreetingStream() -> impl IntoView {
             }
         };
         state.set(StreamState::Connecting);
-        let (handle, registration) = AbortHandle::new_pair();
-        running.set_value(Some(handle));
-        spawn_local(async move {
+        task.start(async move {
             let call = async move {
                 let mut stream = api::greeter().say_hello_stream(request).await?.into_inner();
                 state.set(StreamState::Streaming);
@@ -247,13 +238,10 @@ fn GreetingStream() -> impl IntoView {
                 }
                 Ok::<_, tonic::Status>(())
             };
-            if let Ok(result) = Abortable::new(call, registration).await {
-                running.set_value(None);
-                state.set(match result {
-                    Ok(()) => StreamState::Finished,
-                    Err(status) => StreamState::Failed(status.into()),
-                });
-            }
+            state.set(match call.await {
+                Ok(()) => StreamState::Finished,
+                Err(status) => StreamState::Failed(status.into()),
+            });
         });
     };
 

@@ -2,8 +2,7 @@
 //! updates (a server stream) on and off. The chosen city lives in the URL (`?city=paris-fr`),
 //! so a link to a city works, and so does a link to one that does not exist.
 
-use futures_util::future::{AbortHandle, Abortable};
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use proto::weather::v1::{
     CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest, WatchConditionsRequest,
@@ -13,6 +12,7 @@ use crate::{
     api::{self, CallError},
     components::{ErrorBanner, Spinner},
     format,
+    task::Task,
 };
 
 const SEARCH_LIMIT: u32 = 8;
@@ -119,23 +119,13 @@ fn CityWeather(city_id: String) -> impl IntoView {
     let live = RwSignal::new(Live::Off);
     let latest = RwSignal::new(None::<CurrentConditions>);
     let updates = RwSignal::new(0_u32);
-    let running = StoredValue::new(None::<AbortHandle>);
-
-    let stop = move || {
-        if let Some(handle) = running.write_value().take() {
-            handle.abort();
-        }
-    };
-    on_cleanup(stop);
+    let task = Task::new();
 
     let start = move || {
-        stop();
         live.set(Live::Connecting);
         updates.set(0);
-        let (handle, registration) = AbortHandle::new_pair();
-        running.set_value(Some(handle));
         let city_id = city_id.get_value();
-        spawn_local(async move {
+        task.start(async move {
             let watch = async move {
                 let mut stream = api::weather()
                     .watch_conditions(WatchConditionsRequest { city_id })
@@ -150,8 +140,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
                     "the server ended the live stream",
                 ))
             };
-            if let Ok(Err(status)) = Abortable::new(watch, registration).await {
-                running.set_value(None);
+            if let Err(status) = watch.await {
                 live.set(Live::Failed(status.into()));
             }
         });
@@ -160,7 +149,7 @@ fn CityWeather(city_id: String) -> impl IntoView {
         if on {
             start();
         } else {
-            stop();
+            task.stop();
             live.set(Live::Off);
         }
     };
