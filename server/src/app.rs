@@ -21,13 +21,17 @@ use crate::{
     access_log,
     auth::{self, Auth},
     chat::Rooms,
-    config::{Config, CorsOrigin},
+    config::{Config, CorsOrigin, WeatherProvider},
     deadline,
     files::FileStore,
     interop,
     services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
-    weather::{Catalog, LiveHub},
+    weather::{
+        Catalog, LiveHub, Provider,
+        open_meteo::{OpenMeteo, OpenMeteoConfig, ProviderError},
+        provider::Clock,
+    },
 };
 
 /// What the health service reports on: the whole server ("") and each service by its
@@ -56,13 +60,28 @@ pub struct App {
 pub enum BuildError {
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("cannot set up the weather provider: {0}")]
+    Provider(#[from] ProviderError),
 }
 
 impl App {
     pub fn build(config: &Config) -> Result<Self, BuildError> {
         let shutdown = CancellationToken::new();
         let catalog = Arc::new(Catalog::embedded());
-        let hub = LiveHub::new(config.live_interval);
+        let provider = Arc::new(match config.weather_provider {
+            WeatherProvider::Model => Provider::Model(Clock::System),
+            WeatherProvider::OpenMeteo => Provider::OpenMeteo(OpenMeteo::new(OpenMeteoConfig {
+                base_url: config.open_meteo_url.clone(),
+                timeout: config.provider_timeout,
+                max_age: config.provider_max_age,
+            })?),
+        });
+        tracing::info!(
+            provider = provider.name(),
+            cities = catalog.len(),
+            "weather"
+        );
+        let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -77,10 +96,15 @@ impl App {
         let predict = MyServiceServer::new(PredictService)
             .accept_compressed(gzip)
             .send_compressed(gzip);
-        let weather =
-            WeatherServiceServer::new(WeatherService::new(catalog, hub.clone(), shutdown.clone()))
-                .accept_compressed(gzip)
-                .send_compressed(gzip);
+        let weather = WeatherServiceServer::new(WeatherService::new(
+            catalog,
+            provider,
+            hub.clone(),
+            config.heartbeat,
+            shutdown.clone(),
+        ))
+        .accept_compressed(gzip)
+        .send_compressed(gzip);
         let chat = ChatServiceServer::new(ChatService::new(
             Arc::new(Rooms::default()),
             shutdown.clone(),

@@ -50,6 +50,29 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub upload_max_mib: u32,
 
+    /// Where weather comes from: `model` (offline and deterministic) or `open-meteo` (the
+    /// public Open-Meteo forecast API, no key; needs the internet).
+    #[arg(long, env = "SERVER_WEATHER_PROVIDER", value_enum, default_value_t = WeatherProvider::Model)]
+    pub weather_provider: WeatherProvider,
+
+    /// Base URL of the Open-Meteo API (another instance, or a test double).
+    #[arg(long, env = "SERVER_OPEN_METEO_URL", default_value = "https://api.open-meteo.com",
+          value_parser = parse_base_url)]
+    pub open_meteo_url: String,
+
+    /// Time limit for one request to the weather provider, e.g. `5s`; failed requests are
+    /// retried twice, with backoff.
+    #[arg(long, env = "SERVER_PROVIDER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub provider_timeout: Duration,
+
+    /// How old a provider's answer may be and still be served from the cache, e.g. `10m`.
+    #[arg(long, env = "SERVER_PROVIDER_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
+    pub provider_max_age: Duration,
+
+    /// A Watch stream with nothing to send for this long sends a heartbeat (1s to 5m).
+    #[arg(long, env = "SERVER_HEARTBEAT", default_value = "15s", value_parser = parse_heartbeat)]
+    pub heartbeat: Duration,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -68,8 +91,21 @@ impl Config {
             auth_token: None,
             upload_dir: "uploads".into(),
             upload_max_mib: 64,
+            weather_provider: WeatherProvider::Model,
+            open_meteo_url: "https://api.open-meteo.com".into(),
+            provider_timeout: Duration::from_secs(5),
+            provider_max_age: Duration::from_secs(600),
+            heartbeat: Duration::from_secs(15),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeatherProvider {
+    /// The offline model.
+    Model,
+    /// Open-Meteo's forecast API.
+    OpenMeteo,
 }
 
 /// One entry of `--cors-origins`.
@@ -156,6 +192,28 @@ fn parse_log_filter(value: &str) -> Result<String, String> {
 fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value)
         .map_err(|error| format!("'{value}': {error}; expected e.g. `500ms`, `2s` or `1m`"))
+}
+
+fn parse_heartbeat(value: &str) -> Result<Duration, String> {
+    let every = parse_duration(value)?;
+    if (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&every) {
+        Ok(every)
+    } else {
+        Err(format!("'{value}': expected a duration from 1s to 5m"))
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let url = value.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
+        _ => Err(format!(
+            "'{value}': expected an http:// or https:// base URL, e.g. `https://api.open-meteo.com`"
+        )),
+    }
 }
 
 fn parse_live_interval(value: &str) -> Result<Duration, String> {

@@ -27,6 +27,13 @@ pub enum ApiError {
     #[error("{subject}: at most {limit} allowed")]
     LimitExceeded { subject: &'static str, limit: u32 },
 
+    /// A service the server depends on failed: the client may retry later.
+    #[error("{dependency} is unavailable: {reason}; try again later")]
+    DependencyFailed {
+        dependency: &'static str,
+        reason: String,
+    },
+
     /// The server is draining: the client should retry, elsewhere or later.
     #[error("the server is shutting down; reconnect to continue")]
     ShuttingDown,
@@ -84,6 +91,10 @@ impl From<ApiError> for Status {
                 message,
                 ErrorDetails::with_quota_failure_violation(subject, format!("limit is {limit}")),
             ),
+            ApiError::DependencyFailed { .. } => {
+                tracing::warn!(%message, "dependency failed");
+                Status::unavailable(message)
+            }
             ApiError::ShuttingDown => Status::unavailable(message),
             ApiError::Unauthenticated => Status::unauthenticated(message),
             ApiError::PermissionDenied => Status::permission_denied(message),

@@ -1,38 +1,56 @@
-//! `weather.v1.WeatherService`: catalog search, current conditions, live updates.
+//! `weather.v1.WeatherService`: catalog search, current conditions, forecasts, live updates.
 
-use std::sync::Arc;
+use std::{collections::HashSet, pin::Pin, sync::Arc, time::Duration};
 
-use chrono::{Offset, TimeZone};
+use chrono::{Offset, TimeZone, Utc};
+use futures_util::{Stream, stream};
 use proto::weather::v1::{
-    self as pb, CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
-    SearchCitiesResponse, WatchConditionsRequest, weather_service_server,
+    self as pb, ConditionsUpdate, CurrentConditions, GetCurrentConditionsRequest,
+    GetForecastRequest, Heartbeat, SearchCitiesRequest, SearchCitiesResponse,
+    WatchConditionsRequest, WatchEvent, WatchRequest, watch_event, weather_service_server,
 };
-use tokio_stream::{StreamExt, wrappers::WatchStream};
+use tokio::{sync::watch, time::Instant};
+use tokio_stream::{StreamExt, StreamMap, wrappers::WatchStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
     error::ApiError,
     shutdown::{ResponseStream, until_shutdown},
-    weather::{Catalog, City, LiveHub, Sky, live::Reading},
+    weather::{
+        Catalog, City, LiveHub, Provider, Reading, Sky, forecast::Forecast, live::Update,
+        open_meteo::ProviderError,
+    },
 };
 
 pub(crate) const DEFAULT_SEARCH_LIMIT: u32 = 10;
 pub(crate) const MAX_SEARCH_LIMIT: u32 = 50;
 pub(crate) const MAX_QUERY_CHARS: usize = 100;
+/// Cities one Watch call may follow.
+pub(crate) const MAX_WATCHED_CITIES: usize = 20;
 
 #[derive(Debug)]
 pub struct WeatherService {
     catalog: Arc<Catalog>,
+    provider: Arc<Provider>,
     hub: LiveHub,
+    heartbeat: Duration,
     shutdown: CancellationToken,
 }
 
 impl WeatherService {
-    pub fn new(catalog: Arc<Catalog>, hub: LiveHub, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        provider: Arc<Provider>,
+        hub: LiveHub,
+        heartbeat: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             catalog,
+            provider,
             hub,
+            heartbeat,
             shutdown,
         }
     }
@@ -45,6 +63,17 @@ impl WeatherService {
             kind: "city",
             id: id.to_owned(),
         })
+    }
+
+    async fn subscribe(&self, city: &Arc<City>) -> Result<watch::Receiver<Arc<Update>>, ApiError> {
+        self.hub.subscribe(city).await.map_err(provider_failed)
+    }
+}
+
+fn provider_failed(error: ProviderError) -> ApiError {
+    ApiError::DependencyFailed {
+        dependency: "the weather provider",
+        reason: error.0,
     }
 }
 
@@ -87,9 +116,21 @@ impl weather_service_server::WeatherService for WeatherService {
         request: Request<GetCurrentConditionsRequest>,
     ) -> Result<Response<CurrentConditions>, Status> {
         let city = self.city(&request.get_ref().city_id)?;
-        Ok(Response::new(reading_to_proto(&Reading::now(Arc::clone(
-            city,
-        )))))
+        let reading = self.provider.current(city).await.map_err(provider_failed)?;
+        Ok(Response::new(reading_to_proto(&reading)))
+    }
+
+    async fn get_forecast(
+        &self,
+        request: Request<GetForecastRequest>,
+    ) -> Result<Response<pb::Forecast>, Status> {
+        let city = self.city(&request.get_ref().city_id)?;
+        let forecast = self
+            .provider
+            .forecast(city)
+            .await
+            .map_err(provider_failed)?;
+        Ok(Response::new(forecast_to_proto(city, &forecast)))
     }
 
     type WatchConditionsStream = ResponseStream<CurrentConditions>;
@@ -101,13 +142,84 @@ impl weather_service_server::WeatherService for WeatherService {
         let city = self.city(&request.get_ref().city_id)?;
         // The stream owns the receiver: when tonic drops the stream (client gone, deadline,
         // shutdown), the receiver goes with it and the hub may stop the producer.
-        let updates = WatchStream::new(self.hub.subscribe(city))
-            .map(|reading| Ok(reading_to_proto(&reading)));
+        let updates = WatchStream::new(self.subscribe(city).await?)
+            .map(|update| Ok(reading_to_proto(&update.reading)));
         Ok(Response::new(until_shutdown(
             updates,
             self.shutdown.clone(),
         )))
     }
+
+    type WatchStream = ResponseStream<WatchEvent>;
+
+    async fn watch(
+        &self,
+        request: Request<WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let ids = request.into_inner().city_ids;
+        if ids.is_empty() || ids.len() > MAX_WATCHED_CITIES {
+            return Err(ApiError::invalid(
+                "city_ids",
+                format!(
+                    "must name 1 to {MAX_WATCHED_CITIES} cities, got {}",
+                    ids.len()
+                ),
+            )
+            .into());
+        }
+        let mut seen = HashSet::new();
+        let mut feeds = StreamMap::new();
+        for id in &ids {
+            if !seen.insert(id.as_str()) {
+                return Err(ApiError::invalid("city_ids", format!("'{id}' is named twice")).into());
+            }
+            let city = self.city(id)?;
+            feeds.insert(city.id.clone(), numbered(self.subscribe(city).await?));
+        }
+        let events = with_heartbeats(feeds.map(|(_, update)| update), self.heartbeat);
+        Ok(Response::new(until_shutdown(
+            events.map(Ok),
+            self.shutdown.clone(),
+        )))
+    }
+}
+
+/// A feed as the updates one subscriber gets, each saying how many it skipped since the
+/// one before (none for the first).
+fn numbered(
+    receiver: watch::Receiver<Arc<Update>>,
+) -> impl Stream<Item = ConditionsUpdate> + Unpin {
+    let mut last_seq = None;
+    WatchStream::new(receiver).map(move |update| {
+        let skipped = last_seq.map_or(0, |last: u64| update.seq.saturating_sub(last + 1));
+        last_seq = Some(update.seq);
+        ConditionsUpdate {
+            conditions: Some(reading_to_proto(&update.reading)),
+            skipped,
+        }
+    })
+}
+
+/// The updates, with a heartbeat whenever `every` passes without one.
+fn with_heartbeats(
+    updates: impl Stream<Item = ConditionsUpdate> + Send + Unpin + 'static,
+    every: Duration,
+) -> Pin<Box<dyn Stream<Item = WatchEvent> + Send>> {
+    Box::pin(stream::unfold(
+        (updates, Instant::now() + every),
+        move |(mut updates, quiet_until)| async move {
+            let event = tokio::select! {
+                update = updates.next() => watch_event::Event::Update(update?),
+                () = tokio::time::sleep_until(quiet_until) => watch_event::Event::Heartbeat(Heartbeat {
+                    sent_at: Some(timestamp(Utc::now())),
+                }),
+            };
+            Some((
+                WatchEvent { event: Some(event) },
+                (updates, Instant::now() + every),
+            ))
+        },
+    ))
 }
 
 fn city_to_proto(city: &City) -> pb::City {
@@ -120,17 +232,59 @@ fn city_to_proto(city: &City) -> pb::City {
         longitude: city.longitude,
         time_zone: city.time_zone.name().to_owned(),
         population: city.population,
+        ascii_name: city.ascii_name.clone(),
+        region: city.region.clone(),
+    }
+}
+
+fn timestamp(at: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn utc_offset(city: &City, at: chrono::DateTime<Utc>) -> i32 {
+    city.time_zone
+        .offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+fn forecast_to_proto(city: &City, forecast: &Forecast) -> pb::Forecast {
+    pb::Forecast {
+        city: Some(city_to_proto(city)),
+        hourly: forecast
+            .hourly
+            .iter()
+            .map(|hour| pb::HourlyForecast {
+                time: Some(timestamp(hour.time)),
+                temperature_c: hour.temperature_c,
+                precipitation_mm: hour.precipitation_mm,
+                precipitation_probability_percent: hour.precipitation_probability_percent,
+                sky: sky_to_proto(hour.sky).into(),
+                is_day: hour.is_day,
+            })
+            .collect(),
+        daily: forecast
+            .daily
+            .iter()
+            .map(|day| pb::DailyForecast {
+                date: day.date.to_string(),
+                temperature_min_c: day.temperature_min_c,
+                temperature_max_c: day.temperature_max_c,
+                precipitation_mm: day.precipitation_mm,
+                sky: sky_to_proto(day.sky).into(),
+            })
+            .collect(),
+        utc_offset_seconds: utc_offset(city, Utc::now()),
+        issued_at: Some(timestamp(forecast.issued_at)),
     }
 }
 
 fn reading_to_proto(reading: &Reading) -> CurrentConditions {
     let c = &reading.conditions;
-    let offset = reading
-        .city
-        .time_zone
-        .offset_from_utc_datetime(&reading.observed_at.naive_utc())
-        .fix()
-        .local_minus_utc();
+    let offset = utc_offset(&reading.city, reading.observed_at);
     CurrentConditions {
         city: Some(city_to_proto(&reading.city)),
         conditions: Some(pb::Conditions {
@@ -143,10 +297,7 @@ fn reading_to_proto(reading: &Reading) -> CurrentConditions {
             precipitation_mm_h: c.precipitation_mm_h,
             is_day: c.is_day,
         }),
-        observed_at: Some(prost_types::Timestamp {
-            seconds: reading.observed_at.timestamp(),
-            nanos: reading.observed_at.timestamp_subsec_nanos() as i32,
-        }),
+        observed_at: Some(timestamp(reading.observed_at)),
         utc_offset_seconds: offset,
     }
 }

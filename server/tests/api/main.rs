@@ -9,5 +9,6 @@ mod files;
 mod greeter;
 mod interop;
 mod lifecycle;
+mod live;
 mod weather;
 mod web;

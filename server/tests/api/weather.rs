@@ -166,7 +166,8 @@ over_both_transports! {
         .await
         .expect("the deadline ends the stream");
         assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-        assert!(readings >= 2, "updates flowed until the deadline: {readings}");
+        // The current reading comes at once; later ones only when the conditions change.
+        assert!(readings >= 1, "the stream was running: {readings}");
         app.wait_for_no_producers().await;
     }
 }
