@@ -10,5 +10,6 @@ mod greeter;
 mod interop;
 mod lifecycle;
 mod live;
+mod open_meteo;
 mod weather;
 mod web;
