@@ -14,7 +14,8 @@ Examples:
   client predict World111
   client weather search par
   client weather current paris-fr tokyo-jp -o json
-  client weather watch oslo-no --deadline 10s
+  client weather forecast oslo-no
+  client weather watch oslo-no lima-pe --deadline 10s
   client chat watch lobby                      (history, then messages as posted)
   client chat post lobby hello --author ada    (CLIENT_TOKEN set if the server has a token)
   client chat join lobby --author ada          (lines you type are posted; Ctrl-D leaves)
@@ -207,10 +208,17 @@ pub enum WeatherCommand {
         city_ids: Vec<String>,
     },
 
-    /// Live conditions of a city as they change, until Ctrl-C (or --deadline).
-    Watch {
+    /// The next 48 hours and 7 days of a city.
+    Forecast {
         #[arg(value_name = "CITY_ID")]
         city_id: String,
+    },
+
+    /// Live conditions of up to 20 cities over one stream, printed whenever one changes,
+    /// until Ctrl-C (or --deadline). With -v, heartbeats show on stderr.
+    Watch {
+        #[arg(required = true, value_name = "CITY_ID")]
+        city_ids: Vec<String>,
     },
 }
 

@@ -19,8 +19,9 @@ use proto::{
     },
     greeter::{HelloRequest, HelloStreamRequest, greeter_client::GreeterClient},
     weather::v1::{
-        CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest,
-        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
+        CurrentConditions, Forecast, GetCurrentConditionsRequest, GetForecastRequest,
+        SearchCitiesRequest, WatchRequest, watch_event,
+        weather_service_client::WeatherServiceClient,
     },
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
@@ -229,16 +230,36 @@ impl Calls {
                     return Err(status);
                 }
             }
-            WeatherCommand::Watch { city_id } => {
-                let mut readings = self.streaming(
-                    client
-                        .watch_conditions(WatchConditionsRequest { city_id })
-                        .await?,
-                );
-                while let Some(reading) = readings.message().await? {
-                    self.print_conditions(&reading);
+            WeatherCommand::Forecast { city_id } => {
+                let forecast =
+                    self.unary(client.get_forecast(GetForecastRequest { city_id }).await?);
+                self.printer
+                    .reply("weather.v1.Forecast", &forecast, format_forecast);
+            }
+            WeatherCommand::Watch { city_ids } => {
+                let mut events = self.streaming(client.watch(WatchRequest { city_ids }).await?);
+                while let Some(event) = events.message().await? {
+                    match event.event {
+                        Some(watch_event::Event::Update(update)) if !self.printer.is_json() => {
+                            if update.skipped > 0 {
+                                eprintln!(
+                                    "({} updates skipped: reading too slowly)",
+                                    update.skipped
+                                );
+                            }
+                            self.print_conditions(&update.conditions.unwrap_or_default());
+                        }
+                        Some(watch_event::Event::Heartbeat(_)) if !self.printer.is_json() => {
+                            if self.printer.is_verbose() {
+                                eprintln!("(heartbeat)");
+                            }
+                        }
+                        _ => self
+                            .printer
+                            .reply("weather.v1.WatchEvent", &event, |_| String::new()),
+                    }
                 }
-                self.finished(&mut readings).await?;
+                self.finished(&mut events).await?;
             }
         }
         Ok(())
@@ -419,6 +440,41 @@ impl Calls {
                 )
             });
     }
+}
+
+/// A forecast for people: one line per 3 hours of the next 48, then one per day.
+fn format_forecast(forecast: &Forecast) -> String {
+    let offset = i64::from(forecast.utc_offset_seconds);
+    let sky = |sky: proto::weather::v1::Sky| {
+        sky.as_str_name()
+            .trim_start_matches("SKY_")
+            .replace('_', " ")
+            .to_lowercase()
+    };
+    let city = forecast.city.clone().unwrap_or_default();
+    let mut lines = vec![format!("{}, {} (local times)", city.name, city.country)];
+    for hour in forecast.hourly.iter().step_by(3) {
+        let local = (hour.time.map_or(0, |t| t.seconds) + offset).rem_euclid(86_400);
+        lines.push(format!(
+            "  {:02}:00  {:>5.1} °C  {:>4.1} mm  {:>3}%  {}",
+            local / 3600,
+            hour.temperature_c,
+            hour.precipitation_mm,
+            hour.precipitation_probability_percent,
+            sky(hour.sky()),
+        ));
+    }
+    for day in &forecast.daily {
+        lines.push(format!(
+            "  {}  {:>5.1} to {:>5.1} °C  {:>4.1} mm  {}",
+            day.date,
+            day.temperature_min_c,
+            day.temperature_max_c,
+            day.precipitation_mm,
+            sky(day.sky()),
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Bytes per upload message (the server takes up to 1 MiB).

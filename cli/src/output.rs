@@ -31,6 +31,10 @@ impl Printer {
         self.format == Format::Json
     }
 
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
     /// Prints one reply: `text(message)` in text mode, the message as JSON otherwise.
     /// `type_name` is its full protobuf name, e.g. `weather.v1.CurrentConditions`.
     pub fn reply<M: prost::Message>(

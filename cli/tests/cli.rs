@@ -180,6 +180,11 @@ async fn predict_weather_and_health() {
     assert_eq!(printed.len(), 2, "{printed:?}");
     assert!(printed[0].starts_with("Paris, FR: ") && printed[1].starts_with("Tokyo, JP: "));
 
+    let run = client(&server, &["weather", "forecast", "paris-fr"], "").await;
+    let printed = lines(&run.stdout);
+    assert_eq!(printed[0], "Paris, France (local times)");
+    assert_eq!(printed.len(), 1 + 16 + 7, "every third hour of 48, then 7 days: {printed:?}");
+
     let run = client(&server, &["health"], "").await;
     assert_eq!(lines(&run.stdout), ["SERVING"]);
 }
@@ -281,14 +286,16 @@ async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
     let server = start_server().await;
     let run = client(
         &server,
-        &["weather", "watch", "oslo-no", "--deadline", "700ms"],
+        &["weather", "watch", "oslo-no", "lima-pe", "--deadline", "700ms"],
         "",
     )
     .await;
     assert_eq!(run.code, Some(1));
+    let printed = lines(&run.stdout);
     assert!(
-        lines(&run.stdout).len() >= 2,
-        "updates printed until the deadline: {}",
+        printed.iter().any(|line| line.starts_with("Oslo, NO: "))
+            && printed.iter().any(|line| line.starts_with("Lima, PE: ")),
+        "both cities at once, on one stream: {}",
         run.stdout
     );
     // Client and server both enforce it; whichever notices first words the message.
