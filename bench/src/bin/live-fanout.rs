@@ -1,0 +1,277 @@
+//! Live fan-out at scale: many concurrent Watch subscribers on one release server over
+//! loopback, measuring the server's memory per subscriber, its CPU, and the fan-out
+//! latency (from the moment a reading is taken to the moment each subscriber has it).
+//!
+//! ```sh
+//! cargo build --release -p server
+//! cargo run --release -p bench --bin live-fanout -- --subscribers 10000
+//! ```
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+use proto::weather::v1::{
+    SearchCitiesRequest, WatchRequest, watch_event, weather_service_client::WeatherServiceClient,
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::{Barrier, mpsc},
+};
+use tonic::transport::{Channel, Endpoint};
+
+/// Measures live-update fan-out on the release server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server binary to start.
+    #[arg(long, default_value = "target/release/server")]
+    server_bin: PathBuf,
+    /// Concurrent Watch streams.
+    #[arg(long, default_value_t = 10_000)]
+    subscribers: usize,
+    /// HTTP/2 connections they share (the server allows 200 streams on one).
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Distinct cities watched (the largest ones), subscribers spread evenly.
+    #[arg(long, default_value_t = 100)]
+    cities: u32,
+    /// The server's live-update tick.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Settling time after every subscriber has its first reading.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// The measured window.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Print the result as JSON too.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if !args.server_bin.is_file() {
+        return Err(format!(
+            "{} not found: build it first (cargo build --release -p server)",
+            args.server_bin.display()
+        )
+        .into());
+    }
+    let (mut server, address) = start_server(&args).await?;
+    let pid = server.id().ok_or("the server exited")?;
+    let outcome = measure(&args, &address, pid).await;
+    server.kill().await?;
+    outcome
+}
+
+/// Starts the server on 127.0.0.1:0 and reads back its address.
+async fn start_server(args: &Args) -> Result<(Child, String), Box<dyn std::error::Error>> {
+    let mut server = Command::new(&args.server_bin)
+        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--live-interval"])
+        .arg(humantime::format_duration(args.interval).to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await? {
+        if let Some(address) = line.strip_prefix("listening on ") {
+            return Ok((server, format!("http://{address}")));
+        }
+    }
+    Err("the server did not print its address".into())
+}
+
+async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        channels.push(Endpoint::from_shared(address.to_owned())?.connect().await?);
+    }
+    let cities = WeatherServiceClient::new(channels[0].clone())
+        .search_cities(SearchCitiesRequest {
+            query: String::new(),
+            limit: args.cities.min(50),
+        })
+        .await?
+        .into_inner()
+        .cities;
+    // More than 50: page through the catalog by letter, largest first within each.
+    let mut city_ids: Vec<String> = cities.into_iter().map(|city| city.id).collect();
+    let mut letter = b'a';
+    while city_ids.len() < args.cities as usize && letter <= b'z' {
+        let more = WeatherServiceClient::new(channels[0].clone())
+            .search_cities(SearchCitiesRequest {
+                query: (letter as char).to_string(),
+                limit: 50,
+            })
+            .await?
+            .into_inner()
+            .cities;
+        for city in more {
+            if city_ids.len() < args.cities as usize && !city_ids.contains(&city.id) {
+                city_ids.push(city.id);
+            }
+        }
+        letter += 1;
+    }
+
+    let baseline_rss = rss_bytes(pid)?;
+    let (latencies, mut received) = mpsc::unbounded_channel::<u64>();
+    let ready = Arc::new(Barrier::new(args.subscribers + 1));
+    for n in 0..args.subscribers {
+        let channel: Channel = channels[n % channels.len()].clone();
+        let city = city_ids[n % city_ids.len()].clone();
+        let (latencies, ready) = (latencies.clone(), Arc::clone(&ready));
+        tokio::spawn(subscriber(channel, city, latencies, ready));
+    }
+    drop(latencies);
+    ready.wait().await;
+    println!(
+        "{} subscribers on {} connections, {} cities, tick {}: all have their first reading",
+        args.subscribers,
+        args.connections,
+        city_ids.len(),
+        humantime::format_duration(args.interval)
+    );
+    tokio::time::sleep(args.warmup).await;
+    while received.try_recv().is_ok() {}
+
+    let loaded_rss = rss_bytes(pid)?;
+    let cpu_before = cpu_ticks(pid)?;
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let window = tokio::time::sleep(args.duration);
+    tokio::pin!(window);
+    loop {
+        tokio::select! {
+            () = &mut window => break,
+            latency = received.recv() => match latency {
+                Some(micros) => histogram.saturating_record(micros.max(1)),
+                None => return Err("every subscriber stopped".into()),
+            },
+        }
+    }
+    let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / clock_ticks_per_second() as f64;
+    let end_rss = rss_bytes(pid)?;
+
+    let per_subscriber = (loaded_rss.max(end_rss) - baseline_rss) as f64 / args.subscribers as f64;
+    let ms = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
+    let cpu_percent = 100.0 * cpu / args.duration.as_secs_f64();
+    println!(
+        "server memory: {:.1} MiB before, {:.1} MiB with subscribers: {:.1} KiB per subscriber",
+        baseline_rss as f64 / 1048576.0,
+        loaded_rss.max(end_rss) as f64 / 1048576.0,
+        per_subscriber / 1024.0
+    );
+    println!(
+        "updates delivered in {}: {} ({:.0}/s)",
+        humantime::format_duration(args.duration),
+        histogram.len(),
+        histogram.len() as f64 / args.duration.as_secs_f64()
+    );
+    println!(
+        "fan-out latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(0.5),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0
+    );
+    println!("server CPU: {cpu_percent:.1}% of one core");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "subscribers": args.subscribers,
+                "connections": args.connections,
+                "cities": city_ids.len(),
+                "interval_ms": args.interval.as_millis() as u64,
+                "duration_s": args.duration.as_secs_f64(),
+                "rss_baseline_bytes": baseline_rss,
+                "rss_loaded_bytes": loaded_rss.max(end_rss),
+                "bytes_per_subscriber": per_subscriber,
+                "updates": histogram.len(),
+                "latency_ms": { "p50": ms(0.5), "p99": ms(0.99), "max": histogram.max() as f64 / 1000.0 },
+                "server_cpu_percent": cpu_percent,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// One Watch stream: reports the latency of every update after the first.
+async fn subscriber(
+    channel: Channel,
+    city: String,
+    latencies: mpsc::UnboundedSender<u64>,
+    ready: Arc<Barrier>,
+) {
+    let mut client = WeatherServiceClient::new(channel);
+    let mut stream = match client
+        .watch(WatchRequest {
+            city_ids: vec![city],
+        })
+        .await
+    {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            eprintln!("watch refused: {status}");
+            ready.wait().await;
+            return;
+        }
+    };
+    let mut first = true;
+    while let Ok(Some(event)) = stream.message().await {
+        if first {
+            first = false;
+            ready.wait().await;
+            continue;
+        }
+        if let Some(watch_event::Event::Update(update)) = event.event {
+            let observed = update
+                .conditions
+                .and_then(|c| c.observed_at)
+                .map_or(0, |t| t.seconds as i128 * 1_000_000 + i128::from(t.nanos / 1000));
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i128);
+            if latencies.send((now - observed).max(0) as u64).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The process's resident memory, from /proc (Linux).
+fn rss_bytes(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or("no VmRSS")?
+        .parse()?;
+    Ok(kib * 1024)
+}
+
+/// User plus system CPU time of the process so far, in clock ticks (/proc, Linux).
+fn cpu_ticks(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11).ok_or("no utime")?.parse()?;
+    let stime: u64 = fields.get(12).ok_or("no stime")?.parse()?;
+    Ok(utime + stime)
+}
+
+/// Linux's USER_HZ, which /proc's CPU times count in: 100 on every mainstream platform.
+fn clock_ticks_per_second() -> u64 {
+    100
+}
