@@ -2,6 +2,7 @@
 // web app, and a headless Debian Chromium. Everything started here is stopped by `stop()`,
 // and the server is also killed if the test process exits early.
 import { spawn } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -102,4 +103,36 @@ export async function recordArrivals(page) {
       while (window.arrivals.length < count) window.arrivals.push(performance.now());
     }).observe(list, { childList: true });
   });
+}
+
+/**
+ * A TCP proxy on 127.0.0.1:0 in front of `target` (an http://host:port URL), which can be
+ * pointed at another target later: a page served through it keeps its origin while the
+ * server behind it is restarted on a new port.
+ */
+export async function startProxy(target) {
+  let upstream = new URL(target);
+  const sockets = new Set();
+  const proxy = createServer((client) => {
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    for (const socket of [client, server]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(server).pipe(client);
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    retarget(url) {
+      upstream = new URL(url);
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
 }

@@ -1,9 +1,11 @@
-// The Weather page in headless Chromium: search and select a city, its current
-// conditions, live updates arriving in place (and stopping on the server when switched
-// off), and an unknown city's error.
+// The Weather page in headless Chromium: autocomplete by mouse and keyboard, the current
+// conditions card, the 48-hour chart and 7-day strip, units remembered across visits, live
+// updates arriving in place (and stopping on the server when switched off), an unknown
+// city's error, and the dashboard's one stream recovering by itself when the server
+// restarts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, startServer } from './harness.mjs';
+import { launchBrowser, openPage, startProxy, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -18,7 +20,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('search, select a city, see its current conditions', async () => {
+test('search, select a city, see its conditions, chart and days', async () => {
   const page = await openPage(browser, `${server.url}/weather`);
   await page.waitForSelector('text=Search for a city above');
   await page.fill('#city-search', 'zur');
@@ -30,7 +32,49 @@ test('search, select a city, see its current conditions', async () => {
   assert.match(await page.textContent('#temperature'), /^-?\d+\.\d°C$/);
   assert.match(await page.textContent('#observed-at'), /^\d\d:\d\d:\d\d$/);
   assert.ok((await page.textContent('#sky')).length > 0);
+
+  // The chart is drawn: 48 hours of temperature line, labelled every 6 hours.
+  await page.waitForSelector('#forecast-chart polyline');
+  const points = await page.$eval('#forecast-chart polyline', (line) => line.getAttribute('points').trim().split(' '));
+  assert.equal(points.length, 48);
+  assert.ok(points.every((point) => /^\d+(\.\d)?,\d+(\.\d)?$/.test(point)), points.join(' '));
+  const ticks = await page.$$eval('#forecast-chart text.tick', (texts) => texts.map((t) => t.textContent));
+  assert.ok(ticks.filter((tick) => /^\d\d:00$/.test(tick)).length >= 7, ticks.join(' '));
+  const days = await page.$$eval('#daily .day-name', (names) => names.map((n) => n.textContent));
+  assert.equal(days.length, 7);
+  assert.equal(days[0], 'Today');
   assert.deepEqual(page.pageErrors, []);
+});
+
+test('the keyboard picks a suggestion', async () => {
+  const page = await openPage(browser, `${server.url}/weather`);
+  await page.focus('#city-search');
+  await page.keyboard.type('são p');
+  await page.waitForSelector('#city-results [role="option"]');
+  assert.equal(await page.getAttribute('#city-search', 'aria-expanded'), 'true');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getAttribute('#city-search', 'aria-activedescendant'), 'city-option-0');
+  assert.equal(await page.getAttribute('#city-option-0', 'aria-selected'), 'true');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#city-name');
+  assert.equal(await page.textContent('#city-name'), 'São Paulo');
+  assert.match(page.url(), /\?city=sao-paulo-br$/);
+});
+
+test('units switch and are remembered across visits', async () => {
+  const context = await browser.newContext();
+  const page = await openPage(context, `${server.url}/weather?city=oslo-no`);
+  await page.waitForSelector('#temperature');
+  await page.click('#units-imperial');
+  assert.match(await page.textContent('#temperature'), /^-?\d+\.\d°F$/);
+  assert.match(await page.textContent('#wind'), / mph /);
+  await page.reload();
+  await page.waitForSelector('#temperature');
+  assert.match(await page.textContent('#temperature'), /°F$/, 'still °F after a reload');
+  assert.equal(await page.getAttribute('#units-imperial', 'aria-pressed'), 'true');
+  await page.click('#units-metric');
+  assert.match(await page.textContent('#temperature'), /°C$/);
+  await context.close();
 });
 
 test('live updates arrive in place, and switching off ends the stream on the server', async () => {
@@ -40,10 +84,11 @@ test('live updates arrive in place, and switching off ends the stream on the ser
 
   await page.waitForFunction(() => Number(document.querySelector('#live-count')?.textContent) >= 1);
   const first = await page.textContent('#observed-at');
-  // Updates come every 300 ms; the clock shows seconds, so it moves on within a second or two.
+  // A reading comes whenever the conditions change; the clock shows seconds.
   await page.waitForFunction(
     (shown) => document.querySelector('#observed-at').textContent !== shown,
     first,
+    { timeout: 15_000 },
   );
   assert.ok(Number(await page.textContent('#live-count')) >= 2, 'at least two updates arrived');
   assert.equal(await page.$$eval('#weather-card .conditions', (cards) => cards.length), 1, 'updated in place');
@@ -62,4 +107,54 @@ test('an unknown city shows NOT_FOUND', async () => {
   assert.equal(await page.textContent('.error .error-code'), 'NOT_FOUND');
   assert.equal(await page.textContent('.error .error-message'), "no city with id 'atlantis'");
   assert.equal(await page.$('#live-toggle'), null, 'no live updates for an unknown city');
+  assert.equal(await page.$('#forecast-chart'), null, 'no forecast either');
+});
+
+test('the dashboard follows several cities on one stream and recovers from a server restart', async () => {
+  // Its own server, behind a proxy, so the page keeps its origin across the restart.
+  let own = await startServer({ liveInterval: '300ms' });
+  const proxy = await startProxy(own.url);
+  const context = await browser.newContext();
+  try {
+    const page = await openPage(context, `${proxy.url}/weather?city=lima-pe`);
+    const watches = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/weather.v1.WeatherService/Watch') watches.push(request);
+    });
+    await page.click('#dashboard-toggle');
+    await page.goto(`${proxy.url}/weather?city=oslo-no`);
+    await page.click('#dashboard-toggle');
+    await page.waitForSelector('#dashboard-status:has-text("live")');
+    await page.waitForSelector('.tile[data-city="oslo-no"] .tile-updated');
+    await page.waitForSelector('.tile[data-city="lima-pe"] .tile-updated');
+    assert.equal(await page.textContent('.tile[data-city="lima-pe"] .tile-name'), 'Lima');
+    // One Watch call carries both cities.
+    const body = watches.at(-1).postDataBuffer().toString('latin1');
+    assert.ok(body.includes('lima-pe') && body.includes('oslo-no'), 'the last Watch names both');
+    const before = await page.textContent('.tile[data-city="oslo-no"] .tile-updated');
+
+    // Remembered across visits.
+    await page.reload();
+    await page.waitForSelector('.tile[data-city="lima-pe"]');
+
+    // The server goes away (its drain ends the stream with UNAVAILABLE) and comes back.
+    await own.stop();
+    await page.waitForSelector('#dashboard-status:has-text("reconnecting")');
+    assert.ok(await page.$('.tile.stale'), 'tiles show they are not live');
+    own = await startServer({ liveInterval: '300ms' });
+    proxy.retarget(own.url);
+
+    await page.waitForSelector('#dashboard-status:has-text("live")', { timeout: 30_000 });
+    await page.waitForFunction(
+      (shown) => document.querySelector('.tile[data-city="oslo-no"] .tile-updated')?.textContent !== shown,
+      before,
+      { timeout: 15_000 },
+    );
+    assert.equal(await page.$('.tile.stale'), null);
+    assert.deepEqual(page.pageErrors, []);
+  } finally {
+    await context.close();
+    await proxy.close();
+    await own.stop();
+  }
 });

@@ -183,7 +183,11 @@ async fn predict_weather_and_health() {
     let run = client(&server, &["weather", "forecast", "paris-fr"], "").await;
     let printed = lines(&run.stdout);
     assert_eq!(printed[0], "Paris, France (local times)");
-    assert_eq!(printed.len(), 1 + 16 + 7, "every third hour of 48, then 7 days: {printed:?}");
+    assert_eq!(
+        printed.len(),
+        1 + 16 + 7,
+        "every third hour of 48, then 7 days: {printed:?}"
+    );
 
     let run = client(&server, &["health"], "").await;
     assert_eq!(lines(&run.stdout), ["SERVING"]);
@@ -286,7 +290,14 @@ async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
     let server = start_server().await;
     let run = client(
         &server,
-        &["weather", "watch", "oslo-no", "lima-pe", "--deadline", "700ms"],
+        &[
+            "weather",
+            "watch",
+            "oslo-no",
+            "lima-pe",
+            "--deadline",
+            "700ms",
+        ],
         "",
     )
     .await;

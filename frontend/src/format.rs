@@ -52,6 +52,21 @@ pub fn compass(degrees: u32) -> &'static str {
     POINTS[((degrees % 360) as usize * 2 + 22) / 45 % 16]
 }
 
+/// The short weekday name of a `YYYY-MM-DD` date (proleptic Gregorian).
+pub fn weekday(date: &str) -> Option<&'static str> {
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const OFFSETS: [i64; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    let mut parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Sakamoto's method.
+    let y = if month < 3 { year - 1 } else { year };
+    let index = (y + y / 4 - y / 100 + y / 400 + OFFSETS[(month - 1) as usize] + day).rem_euclid(7);
+    Some(NAMES[index as usize])
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn bytes(count: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -103,5 +118,14 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(700_000), "683.6 KiB");
         assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn weekdays() {
+        assert_eq!(weekday("2026-11-21"), Some("Sat"));
+        assert_eq!(weekday("2024-02-29"), Some("Thu"));
+        assert_eq!(weekday("2000-01-01"), Some("Sat"));
+        assert_eq!(weekday("2026-13-01"), None);
+        assert_eq!(weekday("nonsense"), None);
     }
 }

@@ -7,6 +7,7 @@ mod format;
 mod pages;
 mod storage;
 mod task;
+mod units;
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -18,6 +19,7 @@ use crate::pages::{ChatPage, FilesPage, GreeterPage, NotFound, WeatherPage};
 
 #[component]
 pub fn App() -> impl IntoView {
+    units::provide_units();
     view! {
         <Router>
             <header class="topbar">

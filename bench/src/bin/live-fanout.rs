@@ -75,7 +75,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Starts the server on 127.0.0.1:0 and reads back its address.
 async fn start_server(args: &Args) -> Result<(Child, String), Box<dyn std::error::Error>> {
     let mut server = Command::new(&args.server_bin)
-        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--live-interval"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--live-interval",
+        ])
         .arg(humantime::format_duration(args.interval).to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -237,7 +243,9 @@ async fn subscriber(
             let observed = update
                 .conditions
                 .and_then(|c| c.observed_at)
-                .map_or(0, |t| t.seconds as i128 * 1_000_000 + i128::from(t.nanos / 1000));
+                .map_or(0, |t| {
+                    t.seconds as i128 * 1_000_000 + i128::from(t.nanos / 1000)
+                });
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as i128);

@@ -1,32 +1,46 @@
-//! The Weather page: search the catalog, see a city's current conditions, and switch live
-//! updates (a server stream) on and off. The chosen city lives in the URL (`?city=paris-fr`),
-//! so a link to a city works, and so does a link to one that does not exist.
+//! The Weather page: search with autocomplete, a city's current conditions with live
+//! updates (a server stream), its 48-hour chart and 7-day strip, and a dashboard of cities
+//! that update live over one stream. The chosen city lives in the URL (`?city=paris-fr`),
+//! so a link to a city works, and so does a link to one that does not exist. Units and
+//! the dashboard's cities are remembered across visits.
+
+mod dashboard;
+mod forecast;
+mod search;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use proto::weather::v1::{
-    CurrentConditions, GetCurrentConditionsRequest, SearchCitiesRequest, WatchConditionsRequest,
+    CurrentConditions, GetCurrentConditionsRequest, GetForecastRequest, WatchConditionsRequest,
 };
 
+use self::{
+    dashboard::{Dashboard, MAX_CITIES, Watched},
+    forecast::{DailyStrip, HourlyChart},
+    search::CitySearch,
+};
 use crate::{
     api::{self, CallError},
     components::{ErrorBanner, Spinner},
     format,
     task::Task,
+    units::{Units, use_units},
 };
-
-const SEARCH_LIMIT: u32 = 8;
 
 #[component]
 pub fn WeatherPage() -> impl IntoView {
     let query = use_query_map();
     let city_id = Memo::new(move |_| query.read().get("city").filter(|id| !id.is_empty()));
+    Watched::provide();
 
     view! {
-        <h1>"Weather"</h1>
+        <div class="page-head">
+            <h1>"Weather"</h1>
+            <UnitsSwitch />
+        </div>
         <p class="lead">
-            "Current conditions are a unary call; live updates are a server stream that one "
-            "producer per city feeds to every watcher."
+            "Current conditions and forecasts are unary calls; live updates are server "
+            "streams that one producer per city feeds to every watcher."
         </p>
         <CitySearch />
         {move || match city_id.get() {
@@ -37,59 +51,22 @@ pub fn WeatherPage() -> impl IntoView {
                 </section>
             }.into_any(),
         }}
+        <Dashboard />
     }
 }
 
 #[component]
-fn CitySearch() -> impl IntoView {
-    let text = RwSignal::new(String::new());
-    let results = LocalResource::new(move || {
-        let query = text.get();
-        async move {
-            api::weather()
-                .search_cities(api::unary(SearchCitiesRequest {
-                    query,
-                    limit: SEARCH_LIMIT,
-                }))
-                .await
-                .map(|response| response.into_inner().cities)
-                .map_err(CallError::from)
-        }
-    });
-
+fn UnitsSwitch() -> impl IntoView {
+    let units = use_units();
     view! {
-        <section class="card">
-            <label class="field">
-                <span>"City"</span>
-                <input id="city-search" type="search" placeholder="Search 160+ cities, e.g. Paris"
-                    autocomplete="off" bind:value=text />
-            </label>
-            <Show when=move || !text.read().trim().is_empty()>
-                <div class="search-results">
-                    {move || match results.get() {
-                        None => view! { <Spinner label="Searching…" /> }.into_any(),
-                        Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
-                        Some(Ok(cities)) if cities.is_empty() => view! {
-                            <p class="muted">"No city matches."</p>
-                        }.into_any(),
-                        Some(Ok(cities)) => view! {
-                            <ul id="city-results" class="choices">
-                                {cities.into_iter().map(|city| view! {
-                                    <li>
-                                        // A link, so the choice lands in the URL and history.
-                                        <a class="choice" data-city=city.id.clone()
-                                            href=format!("/weather?city={}", city.id)
-                                            on:click=move |_| text.set(String::new())>
-                                            {format!("{}, {}", city.name, city.country)}
-                                        </a>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                    }}
-                </div>
-            </Show>
-        </section>
+        <div class="units" role="group" aria-label="Units">
+            <button id="units-metric" type="button" class="toggle"
+                aria-pressed=move || (units.get() == Units::Metric).to_string()
+                on:click=move |_| units.set(Units::Metric)>"°C, km/h"</button>
+            <button id="units-imperial" type="button" class="toggle"
+                aria-pressed=move || (units.get() == Units::Imperial).to_string()
+                on:click=move |_| units.set(Units::Imperial)>"°F, mph"</button>
+        </div>
     }
 }
 
@@ -191,14 +168,67 @@ fn CityWeather(city_id: String) -> impl IntoView {
                         Live::Failed(error) => view! { <ErrorBanner error /> }.into_any(),
                     }}
                 </span>
+                <DashboardButton city_id=city_id.get_value() />
             </div>
             </Show>
+        </section>
+        <Show when=move || matches!(current.get(), Some(Ok(_)))>
+            <CityForecast city_id=city_id.get_value() />
+        </Show>
+    }
+}
+
+/// Adds the city to the dashboard, or takes it off.
+#[component]
+fn DashboardButton(city_id: String) -> impl IntoView {
+    let watched = Watched::use_context();
+    let city_id = StoredValue::new(city_id);
+    let on = move || watched.contains(&city_id.get_value());
+    let full = move || watched.0.read().len() >= MAX_CITIES;
+    view! {
+        <button id="dashboard-toggle" type="button" class="secondary"
+            aria-pressed=move || on().to_string()
+            disabled=move || !on() && full()
+            on:click=move |_| watched.toggle(&city_id.get_value())>
+            {move || if on() { "★ On the dashboard" } else { "☆ Add to dashboard" }}
+        </button>
+    }
+}
+
+#[component]
+fn CityForecast(city_id: String) -> impl IntoView {
+    let forecast = LocalResource::new(move || {
+        let city_id = city_id.clone();
+        async move {
+            api::weather()
+                .get_forecast(api::unary(GetForecastRequest { city_id }))
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(CallError::from)
+        }
+    });
+    view! {
+        <section class="card" id="forecast">
+            <h2>"Next 48 hours"</h2>
+            {move || match forecast.get() {
+                None => view! { <Spinner label="Loading the forecast…" /> }.into_any(),
+                Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+                Some(Ok(forecast)) => {
+                    let days = forecast.daily.clone();
+                    view! {
+                        <HourlyChart forecast />
+                        <h2>"Next 7 days"</h2>
+                        <DailyStrip days />
+                    }.into_any()
+                }
+            }}
         </section>
     }
 }
 
 #[component]
 fn Conditions(reading: CurrentConditions) -> impl IntoView {
+    let units = use_units();
     let city = reading.city.unwrap_or_default();
     let c = reading.conditions.unwrap_or_default();
     let offset = reading.utc_offset_seconds;
@@ -210,19 +240,24 @@ fn Conditions(reading: CurrentConditions) -> impl IntoView {
             <div class="place">
                 <h2 id="city-name">{city.name.clone()}</h2>
                 <p class="muted">
-                    {format!("{} · {} · {}", city.country, city.time_zone, format::utc_offset(offset))}
+                    {[city.region.as_str(), city.country.as_str()]
+                        .into_iter()
+                        .filter(|part| !part.is_empty() && *part != city.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")}
+                    {format!(" · {} · {}", city.time_zone, format::utc_offset(offset))}
                 </p>
             </div>
             <div class="now">
                 <span class="icon" aria-hidden="true">{icon}</span>
-                <span id="temperature" class="temperature">{format!("{:.1}°C", c.temperature_c)}</span>
+                <span id="temperature" class="temperature">{move || units.get().temperature(c.temperature_c)}</span>
                 <span id="sky" class="sky">{sky}</span>
             </div>
             <dl class="facts">
-                <div><dt>"Feels like"</dt><dd>{format!("{:.1}°C", c.feels_like_c)}</dd></div>
+                <div><dt>"Feels like"</dt><dd>{move || units.get().temperature(c.feels_like_c)}</dd></div>
                 <div><dt>"Humidity"</dt><dd>{format!("{}%", c.humidity_percent)}</dd></div>
-                <div><dt>"Wind"</dt><dd>{format!("{:.1} km/h {}", c.wind_speed_kmh, format::compass(c.wind_direction_deg))}</dd></div>
-                <div><dt>"Precipitation"</dt><dd>{format!("{:.1} mm/h", c.precipitation_mm_h)}</dd></div>
+                <div><dt>"Wind"</dt><dd id="wind">{move || format!("{} {}", units.get().speed(c.wind_speed_kmh), format::compass(c.wind_direction_deg))}</dd></div>
+                <div><dt>"Precipitation"</dt><dd>{move || format!("{}/h", units.get().precipitation(c.precipitation_mm_h))}</dd></div>
             </dl>
             <p class="observed">
                 "Observed at " <time id="observed-at">{format::clock(observed, offset)}</time>
