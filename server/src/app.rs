@@ -1,7 +1,7 @@
 //! The application: every service, the web layers around them, and serving them on one
 //! listener until a shutdown signal, then draining.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, io, sync::Arc, time::Duration};
 
 use axum::Router;
 use http::{HeaderName, Method, header};
@@ -22,11 +22,13 @@ use crate::{
     auth::{self, Auth},
     chat::Rooms,
     config::{Config, CorsOrigin, WeatherProvider},
+    connections::{self, ConnectionLimits},
     deadline,
     files::FileStore,
     interop,
     services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
+    tls::{self, Certificate, TlsError},
     weather::{
         Catalog, LiveHub, Provider,
         open_meteo::{OpenMeteo, OpenMeteoConfig, ProviderError},
@@ -54,6 +56,8 @@ pub struct App {
     health: HealthReporter,
     shutdown: CancellationToken,
     grace: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,8 @@ pub enum BuildError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot set up the weather provider: {0}")]
     Provider(#[from] ProviderError),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl App {
@@ -90,12 +96,18 @@ impl App {
 
         // gzip: accepted from clients that send it, offered to clients that accept it.
         let gzip = CompressionEncoding::Gzip;
+        // Larger messages, either way, are RESOURCE_EXHAUSTED.
+        let max_message = config.max_message_bytes as usize;
         let greeter = GreeterServer::new(GreeterService::new(shutdown.clone()))
             .accept_compressed(gzip)
-            .send_compressed(gzip);
+            .send_compressed(gzip)
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message);
         let predict = MyServiceServer::new(PredictService)
             .accept_compressed(gzip)
-            .send_compressed(gzip);
+            .send_compressed(gzip)
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message);
         let weather = WeatherServiceServer::new(WeatherService::new(
             catalog,
             provider,
@@ -104,13 +116,17 @@ impl App {
             shutdown.clone(),
         ))
         .accept_compressed(gzip)
-        .send_compressed(gzip);
+        .send_compressed(gzip)
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
         let chat = ChatServiceServer::new(ChatService::new(
             Arc::new(Rooms::default()),
             shutdown.clone(),
         ))
         .accept_compressed(gzip)
-        .send_compressed(gzip);
+        .send_compressed(gzip)
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
         let files = FileServiceServer::new(FileService::new(
             FileStore::new(
                 config.upload_dir.clone(),
@@ -119,7 +135,9 @@ impl App {
             shutdown.clone(),
         ))
         .accept_compressed(gzip)
-        .send_compressed(gzip);
+        .send_compressed(gzip)
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
         let grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
@@ -147,12 +165,48 @@ impl App {
             router = router.layer(cors);
         }
 
+        let tls = match config.tls_certificate() {
+            None if config.tls_client_ca.is_some() => {
+                return Err(BuildError::Tls(TlsError::Config(
+                    "--tls-client-ca needs TLS: give --tls-cert and --tls-key, or --tls-self-signed".into(),
+                )));
+            }
+            None => None,
+            Some(Certificate::Files { cert, key }) => Some(tls::server_config(
+                &cert,
+                &key,
+                config.tls_client_ca.as_deref(),
+            )?),
+            Some(Certificate::SelfSigned { dir }) => {
+                let dev = tls::dev_certificate(&dir)?;
+                tracing::info!(
+                    cert = %dev.cert.display(),
+                    created = dev.created,
+                    "development TLS certificate for localhost: trust it with \
+                     `client --ca-file {0}`, `curl --cacert {0}`, or by importing it into the \
+                     browser's certificate authorities",
+                    dev.cert.display()
+                );
+                Some(tls::server_config(
+                    &dev.cert,
+                    &dev.key,
+                    config.tls_client_ca.as_deref(),
+                )?)
+            }
+        };
+
         Ok(Self {
             router,
             hub,
             health,
             shutdown,
             grace: config.shutdown_grace,
+            tls,
+            limits: ConnectionLimits {
+                max_streams: config.max_streams_per_connection,
+                max_header_bytes: config.max_header_bytes,
+                handshake_timeout: Duration::from_secs(10),
+            },
         })
     }
 
@@ -174,6 +228,8 @@ impl App {
             health,
             shutdown,
             grace,
+            tls,
+            limits,
             ..
         } = self;
         for name in HEALTH_NAMES {
@@ -195,12 +251,9 @@ impl App {
                 shutdown.cancel();
             }
         };
-        // With the peer's address, for the access log.
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, service).with_graceful_shutdown(drain);
-
+        let server = connections::serve(listener, router, tls, limits, drain);
         tokio::select! {
-            result = server.into_future() => result,
+            () = server => Ok(()),
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(?grace, "grace period over: exiting with calls still running");
                 Ok(())

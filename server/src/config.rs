@@ -73,6 +73,50 @@ pub struct Config {
     #[arg(long, env = "SERVER_HEARTBEAT", default_value = "15s", value_parser = parse_heartbeat)]
     pub heartbeat: Duration,
 
+    /// PEM certificate chain to serve TLS with (with --tls-key). Without TLS the server
+    /// speaks plain HTTP (h2c for native gRPC), fine behind a TLS-terminating proxy.
+    #[arg(
+        long,
+        env = "SERVER_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SERVER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Development TLS: a self-signed certificate for localhost, made in --tls-dir on the
+    /// first run and reused after (the log says how to trust it).
+    #[arg(long, env = "SERVER_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
+
+    /// Where --tls-self-signed keeps its certificate and key.
+    #[arg(long, env = "SERVER_TLS_DIR", default_value = ".tls")]
+    pub tls_dir: PathBuf,
+
+    /// Mutual TLS: require a client certificate signed by this PEM CA. For native clients;
+    /// a browser would need a client certificate installed.
+    #[arg(long, env = "SERVER_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Largest gRPC message, request or response, in bytes (1 KiB to 64 MiB). Larger ones
+    /// get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SERVER_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
+    pub max_message_bytes: u32,
+
+    /// Concurrent calls on one HTTP/2 connection (1 to 10,000).
+    #[arg(long, env = "SERVER_MAX_STREAMS_PER_CONNECTION", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_streams_per_connection: u32,
+
+    /// Largest request header block, in bytes (4 KiB to 1 MiB).
+    #[arg(long, env = "SERVER_MAX_HEADER_BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u32).range(4096..=1024 * 1024))]
+    pub max_header_bytes: u32,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -96,6 +140,28 @@ impl Config {
             provider_timeout: Duration::from_secs(5),
             provider_max_age: Duration::from_secs(600),
             heartbeat: Duration::from_secs(15),
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            tls_dir: ".tls".into(),
+            tls_client_ca: None,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_streams_per_connection: 200,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+
+    /// The TLS certificate to serve with, if any.
+    pub fn tls_certificate(&self) -> Option<crate::tls::Certificate> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::Certificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ if self.tls_self_signed => Some(crate::tls::Certificate::SelfSigned {
+                dir: self.tls_dir.clone(),
+            }),
+            _ => None,
         }
     }
 }

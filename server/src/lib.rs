@@ -7,6 +7,7 @@ pub mod app;
 mod auth;
 pub mod chat;
 pub mod config;
+mod connections;
 mod deadline;
 pub mod error;
 pub mod files;
@@ -14,6 +15,7 @@ mod interop;
 pub mod services;
 pub mod shutdown;
 mod static_files;
+pub mod tls;
 pub mod weather;
 
 pub use app::App;

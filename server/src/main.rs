@@ -57,7 +57,8 @@ async fn main() -> ExitCode {
             // Scripts and tests read the chosen port from this line.
             println!("listening on {address}");
             if config.static_dir.is_some() {
-                println!("web app: open {}", browser_url(address));
+                let tls = config.tls_certificate().is_some();
+                println!("web app: open {}", browser_url(address, tls));
             }
         }
         Err(error) => tracing::warn!(%error, "cannot read the bound address"),
@@ -76,12 +77,13 @@ async fn main() -> ExitCode {
 }
 
 /// The URL a person on this machine opens: a wildcard address becomes `localhost`.
-fn browser_url(address: SocketAddr) -> String {
+fn browser_url(address: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     match address.ip() {
         ip if ip.is_unspecified() || ip.is_loopback() => {
-            format!("http://localhost:{}/", address.port())
+            format!("{scheme}://localhost:{}/", address.port())
         }
-        IpAddr::V6(ip) => format!("http://[{ip}]:{}/", address.port()),
-        IpAddr::V4(ip) => format!("http://{ip}:{}/", address.port()),
+        IpAddr::V6(ip) => format!("{scheme}://[{ip}]:{}/", address.port()),
+        IpAddr::V4(ip) => format!("{scheme}://{ip}:{}/", address.port()),
     }
 }

@@ -127,32 +127,55 @@ async fn a_slow_subscriber_skips_to_the_newest_and_never_holds_back_the_others()
         .connect()
         .await
         .expect("connects");
-    let city = ["mumbai-in"];
+    // Twenty cities, so that changes come several times a second (each city's rounded
+    // conditions change about once a second or two).
+    let cities = [
+        "mumbai-in",
+        "delhi-in",
+        "lagos-ng",
+        "cairo-eg",
+        "lima-pe",
+        "paris-fr",
+        "oslo-no",
+        "tokyo-jp",
+        "sydney-au",
+        "moscow-ru",
+        "london-gb",
+        "madrid-es",
+        "rome-it",
+        "berlin-de",
+        "nairobi-ke",
+        "bogota-co",
+        "santiago-cl",
+        "toronto-ca",
+        "chicago-us",
+        "seoul-kr",
+    ];
     let mut slow = WeatherServiceClient::new(slow_channel)
-        .watch(watch(&city))
+        .watch(watch(&cities))
         .await
         .expect("watch starts")
         .into_inner();
     let mut fast = WeatherServiceClient::new(fast_channel)
-        .watch(watch(&city))
+        .watch(watch(&cities))
         .await
         .expect("watch starts")
         .into_inner();
 
-    // The fast subscriber reads 12 updates in a row while the slow one reads nothing (the
-    // model changes about once a second, so this takes a while).
+    // The fast subscriber reads 80 updates (the 20 first readings, then 60 changes) while
+    // the slow one reads nothing.
     let mut fast_seen = 0;
-    while fast_seen < 12 {
+    while fast_seen < 80 {
         if let watch_event::Event::Update(update) = next_event(&mut fast).await {
             assert_eq!(update.skipped, 0, "a reader that keeps up misses nothing");
             fast_seen += 1;
         }
     }
 
-    // Now the slow one reads what it has: a few buffered updates, then a jump to the newest.
+    // Now the slow one reads: a few buffered updates, then jumps to the newest of each city.
     let mut skipped = 0;
     let mut updates = 0;
-    while skipped == 0 && updates < 12 {
+    while skipped == 0 && updates < fast_seen {
         if let watch_event::Event::Update(update) = next_event(&mut slow).await {
             skipped += update.skipped;
             updates += 1;
@@ -163,7 +186,7 @@ async fn a_slow_subscriber_skips_to_the_newest_and_never_holds_back_the_others()
         "the slow subscriber was told it skipped ({updates} read)"
     );
     assert!(
-        updates < 12,
+        updates < fast_seen,
         "no backlog: it jumped instead of reading all {updates}"
     );
 }
