@@ -25,7 +25,7 @@ use crate::{
     connections::{self, ConnectionLimits},
     deadline,
     files::FileStore,
-    interop,
+    interop, message_limits,
     services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
     tls::{self, Certificate, TlsError},
@@ -150,6 +150,9 @@ impl App {
             .layer(axum::middleware::from_fn_with_state(
                 Auth::new(config.auth_token.as_deref()),
                 auth::require_token,
+            ))
+            .layer(axum::middleware::from_fn(
+                message_limits::resource_exhausted,
             ))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))

@@ -12,6 +12,7 @@ mod deadline;
 pub mod error;
 pub mod files;
 mod interop;
+mod message_limits;
 pub mod services;
 pub mod shutdown;
 mod static_files;

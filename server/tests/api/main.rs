@@ -11,5 +11,6 @@ mod interop;
 mod lifecycle;
 mod live;
 mod open_meteo;
+mod tls;
 mod weather;
 mod web;

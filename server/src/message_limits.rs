@@ -1,0 +1,111 @@
+//! The status for a message over `--max-message-bytes`: gRPC says RESOURCE_EXHAUSTED
+//! ("request message larger than configured limit"); tonic answers OUT_OF_RANGE. This
+//! middleware rewrites that one status, in headers (trailers-only responses) or trailers,
+//! and leaves every other status alone.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use axum::{body::Body, extract::Request, middleware::Next, response::Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use http_body::Frame;
+
+const OUT_OF_RANGE: &[u8] = b"11";
+const RESOURCE_EXHAUSTED: &str = "8";
+/// How tonic words a message over the limit, decoding or encoding.
+const TONIC_TOO_LARGE: [&str; 2] = [
+    "Error, decoded message length too large",
+    "Error, encoded message length too large",
+];
+
+/// Middleware (`axum::middleware::from_fn`).
+pub async fn resource_exhausted(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    rewrite(response.headers_mut());
+    response.map(|inner| Body::new(Rewritten { inner }))
+}
+
+/// Turns tonic's OUT_OF_RANGE for an oversized message into RESOURCE_EXHAUSTED.
+fn rewrite(headers: &mut HeaderMap) {
+    let too_large = headers.get("grpc-status").map(HeaderValue::as_bytes) == Some(OUT_OF_RANGE)
+        && headers
+            .get("grpc-message")
+            .and_then(|message| message.to_str().ok())
+            .is_some_and(|message| {
+                let message = percent_decoded_prefix(message);
+                TONIC_TOO_LARGE
+                    .iter()
+                    .any(|prefix| message.starts_with(prefix))
+            });
+    if too_large {
+        headers.insert("grpc-status", HeaderValue::from_static(RESOURCE_EXHAUSTED));
+    }
+}
+
+/// `grpc-message` is percent-encoded; the prefixes above only need spaces and commas.
+fn percent_decoded_prefix(message: &str) -> String {
+    message.replace("%20", " ").replace("%2C", ",")
+}
+
+struct Rewritten {
+    inner: Body,
+}
+
+impl http_body::Body for Rewritten {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = polled {
+            let frame = match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    rewrite(&mut trailers);
+                    Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            };
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(status: &'static str, message: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", HeaderValue::from_static(status));
+        headers.insert("grpc-message", HeaderValue::from_static(message));
+        headers
+    }
+
+    #[test]
+    fn only_the_oversized_message_status_changes() {
+        let mut too_large = headers(
+            "11",
+            "Error,%20decoded%20message%20length%20too%20large:%20found%202003%20bytes",
+        );
+        rewrite(&mut too_large);
+        assert_eq!(too_large["grpc-status"], "8");
+
+        let mut other = headers("11", "index%20out%20of%20range");
+        rewrite(&mut other);
+        assert_eq!(other["grpc-status"], "11");
+        let mut ok = headers("0", "");
+        rewrite(&mut ok);
+        assert_eq!(ok["grpc-status"], "0");
+    }
+}

@@ -1,0 +1,282 @@
+//! TLS: native gRPC and gRPC-Web over HTTPS, ALPN offering HTTP/2 and HTTP/1.1, the
+//! self-signed development certificate, mutual TLS accepting and refusing clients, and the
+//! transport limits.
+
+use std::{path::PathBuf, sync::Arc};
+
+use proto::greeter::{HelloRequest, greeter_client::GreeterClient};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedKey, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tonic::{
+    Code,
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
+};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+fn scratch_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", uuid::Uuid::new_v4()))
+}
+
+/// A server with the development certificate, and that certificate's PEM.
+async fn spawn_dev_tls() -> (TestApp, Vec<u8>) {
+    let dir = scratch_dir();
+    let app = spawn_app_with(|config| {
+        config.tls_self_signed = true;
+        config.tls_dir = dir.clone();
+    })
+    .await;
+    let pem = std::fs::read(dir.join("localhost.pem")).expect("the certificate was written");
+    (app, pem)
+}
+
+fn https(app: &TestApp) -> String {
+    format!("https://localhost:{}", app.address.port())
+}
+
+async fn say_hello(endpoint: Endpoint) -> Result<String, tonic::Status> {
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| tonic::Status::unavailable(format!("{error:?}")))?;
+    Ok(GreeterClient::new(channel)
+        .say_hello(HelloRequest { name: "TLS".into() })
+        .await?
+        .into_inner()
+        .message)
+}
+
+#[tokio::test]
+async fn native_grpc_over_tls_with_the_development_certificate() {
+    let (app, pem) = spawn_dev_tls().await;
+    let endpoint = Endpoint::from_shared(https(&app))
+        .expect("valid")
+        .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&pem)))
+        .expect("TLS config");
+    assert_eq!(say_hello(endpoint).await.expect("call"), "Hello, TLS!");
+
+    // A client that does not trust it cannot talk to it.
+    let untrusting = Endpoint::from_shared(https(&app))
+        .expect("valid")
+        .tls_config(ClientTlsConfig::new())
+        .expect("TLS config");
+    assert!(say_hello(untrusting).await.is_err());
+}
+
+/// Negotiates TLS offering `protocols`, and returns what the server chose.
+async fn negotiate(app: &TestApp, pem: &[u8], protocols: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        roots.add(certificate.expect("PEM")).expect("a CA");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+    let stream = TcpStream::connect(app.address).await.expect("connect");
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), stream)
+        .await
+        .expect("handshake");
+    tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
+}
+
+#[tokio::test]
+async fn alpn_offers_http2_and_http1() {
+    let (app, pem) = spawn_dev_tls().await;
+    assert_eq!(
+        negotiate(&app, &pem, &[b"h2", b"http/1.1"])
+            .await
+            .as_deref(),
+        Some(&b"h2"[..])
+    );
+    assert_eq!(
+        negotiate(&app, &pem, &[b"http/1.1"]).await.as_deref(),
+        Some(&b"http/1.1"[..])
+    );
+}
+
+#[tokio::test]
+async fn grpc_web_over_https() {
+    let (app, pem) = spawn_dev_tls().await;
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .build()
+        .expect("client");
+    // A gRPC-Web frame: flag 0, length 5, then HelloRequest { name: "Web" }.
+    let body = [0, 0, 0, 0, 5, 0x0a, 3, b'W', b'e', b'b'];
+    let response = http
+        .post(format!("{}/Greeter/SayHello", https(&app)))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.expect("body");
+    assert!(bytes.windows(11).any(|w| w == b"Hello, Web!"), "{bytes:?}");
+    assert!(
+        bytes.windows(13).any(|w| w == b"grpc-status:0"),
+        "{bytes:?}"
+    );
+}
+
+/// A CA, a server certificate for localhost and a client certificate, all from it.
+struct Pki {
+    dir: PathBuf,
+    ca: CertifiedKey,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let key_pair = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key_pair).expect("CA");
+        let dir = scratch_dir();
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("ca.pem"), cert.pem()).expect("write");
+        Self {
+            dir,
+            ca: CertifiedKey { cert, key_pair },
+        }
+    }
+
+    /// Writes `name.pem` and `name-key.pem`, signed by the CA; a client certificate or a
+    /// server one for localhost.
+    fn issue(&self, name: &str, client: bool) -> (PathBuf, PathBuf) {
+        let key_pair = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let cert = params
+            .signed_by(&key_pair, &self.ca.cert, &self.ca.key_pair)
+            .expect("signed");
+        let (cert_path, key_path) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}-key.pem")),
+        );
+        std::fs::write(&cert_path, cert.pem()).expect("write");
+        std::fs::write(&key_path, key_pair.serialize_pem()).expect("write");
+        (cert_path, key_path)
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_a_client_certificate_and_refuses_none() {
+    let pki = Pki::new();
+    let (server_cert, server_key) = pki.issue("server", false);
+    let (client_cert, client_key) = pki.issue("client", true);
+    let app = spawn_app_with(|config| {
+        config.tls_cert = Some(server_cert);
+        config.tls_key = Some(server_key);
+        config.tls_client_ca = Some(pki.dir.join("ca.pem"));
+    })
+    .await;
+    let ca = Certificate::from_pem(std::fs::read(pki.dir.join("ca.pem")).expect("CA"));
+    let identity = Identity::from_pem(
+        std::fs::read(client_cert).expect("cert"),
+        std::fs::read(client_key).expect("key"),
+    );
+
+    let with_identity = Endpoint::from_shared(https(&app))
+        .expect("valid")
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(ca.clone())
+                .identity(identity),
+        )
+        .expect("TLS config");
+    assert_eq!(
+        say_hello(with_identity).await.expect("accepted"),
+        "Hello, TLS!"
+    );
+
+    let without = Endpoint::from_shared(https(&app))
+        .expect("valid")
+        .tls_config(ClientTlsConfig::new().ca_certificate(ca))
+        .expect("TLS config");
+    let refused = say_hello(without).await.expect_err("no client certificate");
+    assert_ne!(refused.code(), Code::Ok);
+}
+
+#[tokio::test]
+async fn messages_past_the_limit_are_resource_exhausted() {
+    let app = spawn_app_with(|config| config.max_message_bytes = 1024).await;
+    let mut client = GreeterClient::new(app.native_channel().await);
+    client
+        .say_hello(HelloRequest {
+            name: "small".into(),
+        })
+        .await
+        .expect("under the limit");
+    let status = client
+        .say_hello(HelloRequest {
+            name: "x".repeat(2000),
+        })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
+#[tokio::test]
+async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
+    use proto::weather::v1::{
+        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
+    };
+    let app = spawn_app_with(|config| config.max_streams_per_connection = 2).await;
+    let channel = app.native_channel().await;
+    let mut client = WeatherServiceClient::new(channel.clone());
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = client
+            .watch_conditions(WatchConditionsRequest {
+                city_id: "oslo-no".into(),
+            })
+            .await
+            .expect("within the limit")
+            .into_inner();
+        stream
+            .message()
+            .await
+            .expect("no error")
+            .expect("first reading");
+        open.push(stream);
+    }
+    // A third call on the same connection is held by HTTP/2 until a stream frees up.
+    let mut greeter = GreeterClient::new(channel);
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        greeter.say_hello(HelloRequest {
+            name: "third".into(),
+        }),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "the server allowed a third concurrent stream"
+    );
+    open.pop();
+    let reply = tokio::time::timeout(
+        crate::helpers::PATIENCE,
+        greeter.say_hello(HelloRequest {
+            name: "third".into(),
+        }),
+    )
+    .await
+    .expect("once a stream is free")
+    .expect("call");
+    assert_eq!(reply.into_inner().message, "Hello, third!");
+}
