@@ -37,9 +37,11 @@ pub enum Sky {
     Snow,
 }
 
-/// Weather systems pass in about six hours; gusts and small swings within minutes.
+/// Weather systems pass in about six hours; small swings of temperature take a minute; wind
+/// gusts come and go within seconds (which is what makes a live feed visibly live).
 const SYNOPTIC_SECS: f64 = 6.0 * 3600.0;
-const GUST_SECS: f64 = 60.0;
+const SWING_SECS: f64 = 60.0;
+const GUST_SECS: f64 = 6.0;
 
 /// Independent noise channels, so temperature, clouds and wind do not move together.
 #[derive(Clone, Copy)]
@@ -80,7 +82,7 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
         + seasonal_swing * season
         + daily_swing * daily
         + 3.5 * noise(Channel::Temperature, SYNOPTIC_SECS)
-        + 0.3 * noise(Channel::Flicker, GUST_SECS);
+        + 0.3 * noise(Channel::Flicker, SWING_SECS);
 
     let rain_chance = noise(Channel::Rain, SYNOPTIC_SECS);
     let precipitation = if cloud > 0.6 && rain_chance > 0.1 {
