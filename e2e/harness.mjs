@@ -10,8 +10,11 @@ const SERVER_BIN = process.env.SERVER_BIN ?? 'target/release/server';
 const DIST_DIR = process.env.DIST_DIR ?? 'dist';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-/** Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. */
-export async function startServer({ liveInterval = '300ms', args = [] } = {}) {
+/**
+ * Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. With `tls`, the
+ * flags must set up TLS and `url` is https://.
+ */
+export async function startServer({ liveInterval = '300ms', args = [], tls = false } = {}) {
   const child = spawn(
     SERVER_BIN,
     ['--listen', '127.0.0.1:0', '--static-dir', DIST_DIR, '--live-interval', liveInterval,
@@ -37,7 +40,7 @@ export async function startServer({ liveInterval = '300ms', args = [] } = {}) {
     child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${logs.join('\n')}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
       const match = line.match(/^listening on (\S+)$/);
-      if (match) resolve(`http://${match[1]}`);
+      if (match) resolve(`${tls ? 'https' : 'http'}://${match[1]}`);
     });
   });
 
@@ -68,12 +71,14 @@ export async function startServer({ liveInterval = '300ms', args = [] } = {}) {
   };
 }
 
-export async function launchBrowser() {
+/** Headless Chromium; `args` are extra command-line switches. */
+export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...args,
     ],
   });
 }

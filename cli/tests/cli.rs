@@ -543,3 +543,39 @@ async fn files_upload_list_and_download() {
     assert_eq!(run.code, Some(1));
     assert_stderr_has(&run, "error: NOT_FOUND: no file with id 'nope'");
 }
+
+#[tokio::test]
+async fn tls_with_the_servers_ca_file() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let tls_dir = work.path().join("tls");
+    let server = start_server_with(|config| {
+        config.tls_self_signed = true;
+        config.tls_dir = tls_dir.clone();
+    })
+    .await;
+    let url = server.url.replace("http://127.0.0.1", "https://localhost");
+    let ca = tls_dir.join("localhost.pem");
+    let ca = ca.to_str().expect("utf-8 path");
+
+    let run = client_at(&url, &["--ca-file", ca, "greeter", "say-hello", "Ada"], "").await;
+    assert_eq!(lines(&run.stdout), ["Hello, Ada!"], "{}", run.stderr);
+
+    let run = client_at(&url, &["greeter", "say-hello", "Ada"], "").await;
+    assert_eq!(run.code, Some(2));
+    assert_stderr_has(&run, "needs --ca-file");
+
+    // A CA that did not sign the server's certificate: the connection is refused.
+    let other = work.path().join("other");
+    let other_ca = server::tls::dev_certificate(&other)
+        .expect("another CA")
+        .cert;
+    let other_ca = other_ca.to_str().expect("utf-8 path");
+    let run = client_at(
+        &url,
+        &["--ca-file", other_ca, "greeter", "say-hello", "Ada"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: UNAVAILABLE");
+}
