@@ -131,3 +131,14 @@ test('the page says why a browser cannot stream requests, and what does', async 
   assert.match(text, /cargo run -p cli -- greeter converse/);
   assert.match(text, /printf 'Ada\\nGrace\\n' \| cargo run -p cli -- greeter to-all/);
 });
+
+test('the page runs under a Content-Security-Policy that blocks injected scripts', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.waitForSelector('#hello-send');
+  // The app itself started (its bootstrap is allowed by hash, its wasm by 'wasm-unsafe-eval').
+  assert.deepEqual(page.pageErrors, []);
+  await page.addScriptTag({ content: 'window.injected = true;' }).catch(() => {});
+  assert.equal(await page.evaluate(() => window.injected), undefined, 'an inline script was blocked');
+  assert.ok(page.pageErrors.some((error) => /Content Security Policy/i.test(error.message)),
+    'the browser reported the violation');
+});

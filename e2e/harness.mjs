@@ -88,6 +88,12 @@ export async function openPage(browser, url) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));
+  // The server's Content-Security-Policy must allow everything the app does.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+      errors.push(new Error(message.text()));
+    }
+  });
   page.pageErrors = errors;
   await page.goto(url);
   return page;

@@ -13,7 +13,10 @@ let page;
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  page = await openPage(browser, `${server.url}/`);
+  // The test's own gRPC-Web client is injected into the page, which the app's CSP rightly
+  // forbids: this context bypasses the CSP (the app's pages are tested under it elsewhere).
+  const context = await browser.newContext({ bypassCSP: true });
+  page = await openPage(context, `${server.url}/`);
   await page.addScriptTag({ path: new URL('./grpc-web-client.js', import.meta.url).pathname });
 });
 

@@ -4,7 +4,7 @@
 use std::{future::Future, io, sync::Arc, time::Duration};
 
 use axum::Router;
-use http::{HeaderName, Method, header};
+use http::{HeaderName, HeaderValue, Method, header};
 use proto::{
     chat::v1::chat_service_server::ChatServiceServer, demo::my_service_server::MyServiceServer,
     files::v1::file_service_server::FileServiceServer, greeter::greeter_server::GreeterServer,
@@ -21,7 +21,7 @@ use crate::{
     access_log,
     auth::{self, Auth},
     chat::Rooms,
-    config::{Config, CorsOrigin, WeatherProvider},
+    config::{Config, WeatherProvider},
     connections::{self, ConnectionLimits},
     deadline,
     files::FileStore,
@@ -163,7 +163,7 @@ impl App {
             .layer(GrpcWebLayer::new());
 
         let mut router = grpc.fallback(static_files::fallback(config.static_dir.as_deref()));
-        if let Some(cors) = cors_layer(&config.cors_origins) {
+        if let Some(cors) = cors_layer(&config.cors_origins, config.dev_cors_any_origin) {
             // Outermost, so preflight OPTIONS requests are answered before anything else.
             router = router.layer(cors);
         }
@@ -266,18 +266,15 @@ impl App {
 }
 
 /// CORS for cross-origin gRPC-Web callers, or `None` (same origin only) when no origin is
-/// allowed.
-fn cors_layer(origins: &[CorsOrigin]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let allow_origin = if origins.contains(&CorsOrigin::Any) {
+/// allowed. Any origin only in the explicit development mode.
+fn cors_layer(origins: &[HeaderValue], any_origin: bool) -> Option<CorsLayer> {
+    let allow_origin = if any_origin {
+        tracing::warn!("--dev-cors-any-origin: any web site may call this server cross-origin");
         AllowOrigin::any()
+    } else if origins.is_empty() {
+        return None;
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|origin| match origin {
-            CorsOrigin::Exact(value) => Some(value.clone()),
-            CorsOrigin::Any => None,
-        }))
+        AllowOrigin::list(origins.iter().cloned())
     };
     let name = HeaderName::from_static;
     Some(

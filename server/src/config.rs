@@ -26,10 +26,19 @@ pub struct Config {
     pub log: String,
 
     /// Origins allowed to call the gRPC-Web services cross-origin, comma separated
-    /// (`https://app.example.com,http://localhost:8080`), or `*` for any. Default: none,
-    /// so only the page this server serves (same origin) can call it from a browser.
+    /// (`https://app.example.com,http://localhost:8080`). Default: none, so only the page
+    /// this server serves (same origin) can call it from a browser.
     #[arg(long, env = "SERVER_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
-    pub cors_origins: Vec<CorsOrigin>,
+    pub cors_origins: Vec<HeaderValue>,
+
+    /// Development only: let any origin call cross-origin (permissive CORS). Never in
+    /// production: any site a user visits could then call this server from their browser.
+    #[arg(
+        long,
+        env = "SERVER_DEV_CORS_ANY_ORIGIN",
+        conflicts_with = "cors_origins"
+    )]
+    pub dev_cors_any_origin: bool,
 
     /// How often live weather streams push an update, e.g. `2s` or `500ms` (100ms to 1h).
     #[arg(long, env = "SERVER_LIVE_INTERVAL", default_value = "2s", value_parser = parse_live_interval)]
@@ -130,6 +139,7 @@ impl Config {
             static_dir: None,
             log: "info".into(),
             cors_origins: Vec::new(),
+            dev_cors_any_origin: false,
             live_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
             auth_token: None,
@@ -174,19 +184,12 @@ pub enum WeatherProvider {
     OpenMeteo,
 }
 
-/// One entry of `--cors-origins`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigin {
-    Any,
-    Exact(HeaderValue),
-}
-
-fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
+fn parse_origin(value: &str) -> Result<HeaderValue, String> {
     let value = value.trim();
     if value == "*" {
-        return Ok(CorsOrigin::Any);
+        return Err("`*` (any origin) is for development only: use --dev-cors-any-origin".into());
     }
-    let expected = "expected `*` or an origin such as `https://app.example.com` or \
+    let expected = "expected an origin such as `https://app.example.com` or \
                     `http://localhost:8080` (scheme, host, optional port; no path)";
     let rest = value
         .strip_prefix("http://")
@@ -195,9 +198,7 @@ fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
     if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
         return Err(format!("'{value}': {expected}"));
     }
-    HeaderValue::from_str(value)
-        .map(CorsOrigin::Exact)
-        .map_err(|_| format!("'{value}': {expected}"))
+    HeaderValue::from_str(value).map_err(|_| format!("'{value}': {expected}"))
 }
 
 /// Parses a secret: like a plain value parser, except that a refused value is not repeated
@@ -312,7 +313,8 @@ mod tests {
         let config = parse(&["--cors-origins", "https://a.example,http://localhost:8080"])
             .expect("valid origins");
         assert_eq!(config.cors_origins.len(), 2);
-        assert_eq!(parse_origin("*"), Ok(CorsOrigin::Any));
+        let error = parse_origin("*").expect_err("development only");
+        assert!(error.contains("--dev-cors-any-origin"), "{error}");
         for bad in [
             "example.com",
             "https://a.example/path",

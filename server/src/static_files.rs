@@ -1,15 +1,24 @@
 //! Everything that is not a known gRPC method: the built frontend (unknown paths fall back
 //! to `index.html`, so client-side routes survive a reload) or, for gRPC requests to
 //! unknown methods, UNIMPLEMENTED.
+//!
+//! The web app's files carry security headers: a Content-Security-Policy that allows only
+//! what the app needs (its own files, WebAssembly compilation, its one inline bootstrap
+//! script by hash, gRPC-Web calls to this origin), `nosniff`, no framing, no referrer.
+//! Files whose name carries a content hash (`app-1a2b…c3d4.js`) are cached for a year; the
+//! rest (`index.html`) are revalidated every time, so a new release is picked up at once.
 
 use std::{convert::Infallible, path::Path};
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 use axum::{
     extract::Request,
     response::{IntoResponse, Response},
     routing::{MethodRouter, any},
 };
-use http::{StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_http::{
     compression::CompressionLayer,
@@ -23,15 +32,40 @@ pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
         CompressionLayer::new()
             .layer(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))))
     });
+    let csp = static_dir.map(|dir| {
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap_or_default();
+        HeaderValue::try_from(content_security_policy(&index)).expect("the policy is ASCII")
+    });
     any(move |request: Request| {
-        let files = files.clone();
+        let (files, csp) = (files.clone(), csp.clone());
         async move {
             if is_grpc(&request) {
                 return unimplemented(request).await;
             }
-            match files {
-                Some(files) => files.oneshot(request).await.into_response(),
-                None => (
+            match (files, csp) {
+                (Some(files), Some(csp)) => {
+                    let path = request.uri().path().to_owned();
+                    let mut response = files.oneshot(request).await.into_response();
+                    let cacheable = is_hashed_asset(&path) && response.status().is_success();
+                    let headers = response.headers_mut();
+                    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+                    headers.insert(
+                        header::X_CONTENT_TYPE_OPTIONS,
+                        HeaderValue::from_static("nosniff"),
+                    );
+                    headers.insert(
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    );
+                    let cache = if cacheable {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        "no-cache"
+                    };
+                    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+                    response
+                }
+                _ => (
                     StatusCode::NOT_FOUND,
                     "This server was started without a frontend (see --static-dir).\n",
                 )
@@ -39,6 +73,44 @@ pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
             }
         }
     })
+}
+
+/// The policy for the app: its own files only, plus what a Trunk-built WASM app needs:
+/// compiling WebAssembly (`'wasm-unsafe-eval'`) and the inline module script that starts
+/// it (allowed by its hash, computed from `index.html` as built).
+fn content_security_policy(index_html: &str) -> String {
+    let hashes: String = inline_scripts(index_html)
+        .map(|script| {
+            let digest = Sha256::digest(script.as_bytes());
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The contents of every `<script>` without a `src`.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (tag, body) = rest.split_once('>')?;
+        let (script, _) = body.split_once("</script>")?;
+        (!tag.contains("src=")).then_some(script)
+    })
+}
+
+/// Trunk's output names carry a 16-hex-digit content hash: `frontend-1a2b3c4d5e6f7a8b_bg.wasm`.
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_grpc(request: &Request) -> bool {
@@ -64,5 +136,36 @@ async fn unimplemented(request: Request) -> Response {
     {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_the_inline_bootstrap_by_hash_only() {
+        let html = "<head><script type=\"module\">init();</script>\
+                    <script src=\"/app.js\"></script></head>";
+        let policy = content_security_policy(html);
+        let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"init();"));
+        assert!(policy.contains(&format!("'sha256-{expected}'")), "{policy}");
+        assert_eq!(
+            policy.matches("'sha256-").count(),
+            1,
+            "not the external script"
+        );
+        assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("frame-ancestors 'none'"));
+        assert!(!policy.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn hashed_assets_are_recognised() {
+        assert!(is_hashed_asset("/frontend-da442b0179e7a22a_bg.wasm"));
+        assert!(is_hashed_asset("/frontend-da442b0179e7a22a.js"));
+        assert!(is_hashed_asset("/style-e0edef12228b286c.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/weather"));
+        assert!(!is_hashed_asset("/my-file.js"));
     }
 }

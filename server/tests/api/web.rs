@@ -169,9 +169,7 @@ fn preflight(url: &str, origin: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
     let app = spawn_app_with(|config| {
-        config.cors_origins = vec![server::config::CorsOrigin::Exact(
-            http::HeaderValue::from_static("http://allowed.example"),
-        )];
+        config.cors_origins = vec![http::HeaderValue::from_static("http://allowed.example")];
     })
     .await;
 
@@ -213,6 +211,55 @@ async fn same_origin_only_by_default() {
     let app = spawn_app().await;
     let (_, headers, _) = exchange(preflight(&app.url(), "http://elsewhere.example")).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
+async fn any_origin_only_in_the_development_mode() {
+    let app = spawn_app_with(|config| config.dev_cors_any_origin = true).await;
+    let (_, headers, _) = exchange(preflight(&app.url(), "http://elsewhere.example")).await;
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
+#[tokio::test]
+async fn the_web_app_has_security_headers_and_caching_by_name() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let index = "<!doctype html><script type=\"module\">import init from '/app-0123456789abcdef.js';</script>";
+    std::fs::write(dist.path().join("index.html"), index).expect("write");
+    std::fs::write(
+        dist.path().join("app-0123456789abcdef.js"),
+        "export default 1",
+    )
+    .expect("write");
+    let app = spawn_app_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
+    let get = |path: &str| {
+        Request::get(format!("{}{path}", app.url()))
+            .body(Full::default())
+            .expect("request")
+    };
+
+    let (_, headers, _) = exchange(get("/weather")).await;
+    let policy = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "no-cache",
+        "the page is revalidated"
+    );
+
+    let (status, headers, _) = exchange(get("/app-0123456789abcdef.js")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
 #[tokio::test]
