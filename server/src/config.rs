@@ -25,6 +25,11 @@ pub struct Config {
     #[arg(long, env = "RUST_LOG", default_value = "info", value_parser = parse_log_filter)]
     pub log: String,
 
+    /// Log lines for people (`human`) or one JSON object a line for log collectors
+    /// (`json`), each with its call's span (method, request id).
+    #[arg(long, env = "SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
     /// Origins allowed to call the gRPC-Web services cross-origin, comma separated
     /// (`https://app.example.com,http://localhost:8080`). Default: none, so only the page
     /// this server serves (same origin) can call it from a browser.
@@ -138,6 +143,7 @@ impl Config {
             listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], 50051)),
             static_dir: None,
             log: "info".into(),
+            log_format: LogFormat::Human,
             cors_origins: Vec::new(),
             dev_cors_any_origin: false,
             live_interval: Duration::from_secs(2),
@@ -174,6 +180,12 @@ impl Config {
             _ => None,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,19 +10,25 @@ use std::{
 };
 
 use clap::Parser;
-use server::{App, Config};
+use server::{App, Config, config::LogFormat};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config = Config::parse();
-    tracing_subscriber::fmt()
+    // Logs go to stderr: stdout carries only the lines scripts read (address, URL).
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log))
-        // Logs to stderr: stdout carries only the lines scripts read (address, URL).
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 
     if config.static_dir.is_none() && Path::new("dist/index.html").is_file() {
         config.static_dir = Some("dist".into());
