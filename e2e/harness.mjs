@@ -6,7 +6,9 @@ import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
-const SERVER_BIN = process.env.SERVER_BIN ?? 'target/release/server';
+import { resolve as resolvePath } from 'node:path';
+
+const SERVER_BIN = resolvePath(process.env.SERVER_BIN ?? 'target/release/server');
 const DIST_DIR = process.env.DIST_DIR ?? 'dist';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -14,12 +16,14 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
  * Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. With `tls`, the
  * flags must set up TLS and `url` is https://.
  */
-export async function startServer({ liveInterval = '300ms', args = [], tls = false } = {}) {
+export async function startServer({
+  liveInterval = '300ms', args = [], tls = false, staticDir = DIST_DIR, cwd = undefined,
+} = {}) {
   const child = spawn(
     SERVER_BIN,
-    ['--listen', '127.0.0.1:0', '--static-dir', DIST_DIR, '--live-interval', liveInterval,
-      '--log', 'info,server=debug', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--listen', '127.0.0.1:0', ...(staticDir ? ['--static-dir', staticDir] : []),
+      '--live-interval', liveInterval, '--log', 'info,server=debug', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd },
   );
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);

@@ -21,3 +21,4 @@ pub mod weather;
 
 pub use app::App;
 pub use config::Config;
+pub use static_files::has_embedded_frontend;

@@ -30,11 +30,13 @@ async fn main() -> ExitCode {
             .init(),
     }
 
-    if config.static_dir.is_none() && Path::new("dist/index.html").is_file() {
+    let embedded = server::has_embedded_frontend();
+    if config.static_dir.is_none() && !embedded && Path::new("dist/index.html").is_file() {
         config.static_dir = Some("dist".into());
     }
     match &config.static_dir {
         Some(dir) => tracing::info!(dir = %dir.display(), "serving the web app"),
+        None if embedded => tracing::info!("serving the web app built into this binary"),
         None => tracing::warn!("no frontend found (./dist or --static-dir): serving gRPC only"),
     }
 
@@ -62,7 +64,7 @@ async fn main() -> ExitCode {
         Ok(address) => {
             // Scripts and tests read the chosen port from this line.
             println!("listening on {address}");
-            if config.static_dir.is_some() {
+            if config.static_dir.is_some() || embedded {
                 let tls = config.tls_certificate().is_some();
                 println!("web app: open {}", browser_url(address, tls));
             }

@@ -25,17 +25,78 @@ use tower_http::{
     services::{ServeDir, ServeFile},
 };
 
-pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
+/// The web app built into this binary (`--features embed-frontend`), if any.
+#[cfg(feature = "embed-frontend")]
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../dist/"]
+#[allow_missing = true]
+struct Embedded;
+
+/// Whether this binary carries the web app.
+pub fn has_embedded_frontend() -> bool {
+    #[cfg(feature = "embed-frontend")]
+    return Embedded::get("index.html").is_some();
+    #[cfg(not(feature = "embed-frontend"))]
+    false
+}
+
+type Files = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The web app's files, and its `index.html`: from `static_dir`, else those built in.
+fn files(static_dir: Option<&Path>) -> Option<(Files, String)> {
     // Compressed on the fly for clients that accept it: the wasm shrinks to about 40 %.
     // Only here: gRPC does its own (per-message) compression.
-    let files = static_dir.map(|dir| {
-        CompressionLayer::new()
-            .layer(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))))
-    });
-    let csp = static_dir.map(|dir| {
+    if let Some(dir) = static_dir {
         let index = std::fs::read_to_string(dir.join("index.html")).unwrap_or_default();
-        HeaderValue::try_from(content_security_policy(&index)).expect("the policy is ASCII")
-    });
+        let service = ServiceExt::<Request>::map_response(
+            CompressionLayer::new()
+                .layer(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+            IntoResponse::into_response,
+        );
+        return Some((Files::new(service), index));
+    }
+    #[cfg(feature = "embed-frontend")]
+    if let Some(index) = Embedded::get("index.html") {
+        let index = String::from_utf8_lossy(&index.data).into_owned();
+        let service = ServiceExt::<Request>::map_response(
+            CompressionLayer::new().layer(service_fn(|request: Request| async move {
+                Ok::<_, Infallible>(embedded(request.uri().path()))
+            })),
+            IntoResponse::into_response,
+        );
+        return Some((Files::new(service), index));
+    }
+    None
+}
+
+/// A file built into the binary; unknown paths get `index.html`, as from a directory.
+#[cfg(feature = "embed-frontend")]
+fn embedded(path: &str) -> Response {
+    let name = path.trim_start_matches('/');
+    let found = Embedded::get(name)
+        .filter(|_| !name.is_empty())
+        .or_else(|| Embedded::get("index.html"));
+    match found {
+        Some(file) => (
+            [(header::CONTENT_TYPE, file.metadata.mimetype().to_owned())],
+            file.data.into_owned(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
+    let (files, csp) = match files(static_dir) {
+        Some((files, index)) => (
+            Some(files),
+            Some(
+                HeaderValue::try_from(content_security_policy(&index))
+                    .expect("the policy is ASCII"),
+            ),
+        ),
+        None => (None, None),
+    };
     any(move |request: Request| {
         let (files, csp) = (files.clone(), csp.clone());
         async move {

@@ -16,9 +16,19 @@ pub fn build_frontend(tools: &Tools) -> Result<PathBuf, String> {
     Ok(tools.root.join("dist"))
 }
 
+/// Builds the release server with the web app (just built into dist/) inside it.
 fn build_server(tools: &Tools) -> Result<PathBuf, String> {
-    say("building the server (cargo build --release -p server)");
-    run_command(cargo().args(["build", "--release", "-p", "server"]))?;
+    say(
+        "building the server with the web app built in (cargo build --release -p server --features embed-frontend)",
+    );
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "server",
+        "--features",
+        "embed-frontend",
+    ]))?;
     Ok(target_dir(&tools.root).join("release/server"))
 }
 
