@@ -35,19 +35,14 @@ fn build_server(tools: &Tools) -> Result<PathBuf, String> {
 /// `cargo xtask run`: everything a fresh machine needs, then the server in the foreground.
 pub fn run(server_args: &[String]) -> Result<(), String> {
     let tools = tools::setup(false)?;
-    let dist = build_frontend(&tools)?;
+    build_frontend(&tools)?;
     let server = build_server(&tools)?;
     let server_args = server_args
         .strip_prefix(&["--".to_owned()])
         .unwrap_or(server_args);
     say("starting the server; it prints the URL to open (Ctrl-C stops it)");
-    run_command(
-        Command::new(server)
-            .arg("--static-dir")
-            .arg(dist)
-            .args(server_args)
-            .current_dir(&tools.root),
-    )
+    // The binary carries the web app just built: no --static-dir needed.
+    run_command(Command::new(server).args(server_args).current_dir(&tools.root))
 }
 
 /// `cargo xtask test`: every check, each reported; fails if any failed.
@@ -60,7 +55,16 @@ pub fn test() -> Result<(), String> {
         run_command(cargo().args(["fmt", "--all", "--check"]))
     });
     report.step("clippy, native crates", || {
-        run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
+        // With the server's embedded web app too (it compiles without dist/ as well).
+        run_command(cargo().args([
+            "clippy",
+            "--all-targets",
+            "--features",
+            "server/embed-frontend",
+            "--",
+            "-D",
+            "warnings",
+        ]))
     });
     report.step("clippy, frontend on wasm32", || {
         run_command(cargo().args([
