@@ -9,12 +9,16 @@
 use std::{
     net::SocketAddr,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
 };
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Request},
+    extract::{ConnectInfo, Request, State},
     middleware::Next,
     response::Response,
 };
@@ -24,11 +28,18 @@ use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::metrics::{CallGauge, Metrics};
+
 pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Middleware (`axum::middleware::from_fn`): request id, span, and the access log line.
-pub async fn log_call(mut request: Request, next: Next) -> Response {
+/// Middleware (`axum::middleware::from_fn_with_state`): request id, span, the access log
+/// line, and the call's metrics.
+pub async fn log_call(
+    State(metrics): State<Metrics>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -37,8 +48,20 @@ pub async fn log_call(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(new_request_id);
     request.headers_mut().insert(REQUEST_ID, request_id.clone());
 
+    let method = request.uri().path().to_owned();
+    let request_bytes = Arc::new(AtomicU64::new(0));
+    let request = request.map(|body| {
+        Body::new(CountedBody {
+            inner: body,
+            bytes: Arc::clone(&request_bytes),
+        })
+    });
     let call = Call {
-        method: request.uri().path().to_owned(),
+        gauge: metrics.started(&method),
+        metrics,
+        request_bytes,
+        response_bytes: 0,
+        method,
         peer: request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -84,6 +107,12 @@ fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
 
 #[derive(Debug)]
 struct Call {
+    metrics: Metrics,
+    /// Held for the call's life: dropping it ends the in-flight count.
+    #[allow(dead_code)]
+    gauge: CallGauge,
+    request_bytes: Arc<AtomicU64>,
+    response_bytes: u64,
     method: String,
     peer: Option<SocketAddr>,
     request_id: String,
@@ -96,11 +125,19 @@ impl Call {
         // No status at all: the client left (or the connection broke) before the end.
         let code = code.map_or("CANCELLED", proto::status::code_name);
         let peer = self.peer.map(|peer| peer.to_string()).unwrap_or_default();
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.metrics.finished(
+            &self.method,
+            code,
+            seconds,
+            self.request_bytes.load(Ordering::Relaxed),
+            self.response_bytes,
+        );
         tracing::info!(
             target: "access",
             method = %self.method,
             code = %code,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = seconds * 1000.0,
             %peer,
             request_id = %self.request_id,
             agent = %self.agent,
@@ -131,6 +168,9 @@ impl http_body::Body for LoggedBody {
                 if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
                     self.code = Some(code);
                 }
+                if let (Some(data), Some(call)) = (frame.data_ref(), self.call.as_mut()) {
+                    call.response_bytes += data.len() as u64;
+                }
             }
             Poll::Ready(None) => {
                 let code = self.code.or(Some(tonic::Code::Ok));
@@ -145,6 +185,38 @@ impl http_body::Body for LoggedBody {
 
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()
+    }
+}
+
+/// Passes a request body through, counting its bytes.
+struct CountedBody {
+    inner: Body,
+    bytes: Arc<AtomicU64>,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

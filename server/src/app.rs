@@ -26,6 +26,7 @@ use crate::{
     deadline,
     files::FileStore,
     interop, message_limits,
+    metrics::Metrics,
     services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
     tls::{self, Certificate, TlsError},
@@ -58,6 +59,7 @@ pub struct App {
     grace: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ConnectionLimits,
+    metrics: Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,7 @@ impl App {
             "weather"
         );
         let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
+        let metrics = Metrics::new(hub.clone());
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -157,7 +160,10 @@ impl App {
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))
             // Outside the deadline, so the log sees the status a deadline produces.
-            .layer(axum::middleware::from_fn(access_log::log_call))
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                access_log::log_call,
+            ))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
             // that is not gRPC-Web, which would break the static files.
             .layer(GrpcWebLayer::new());
@@ -205,6 +211,7 @@ impl App {
             shutdown,
             grace: config.shutdown_grace,
             tls,
+            metrics,
             limits: ConnectionLimits {
                 max_streams: config.max_streams_per_connection,
                 max_header_bytes: config.max_header_bytes,
@@ -216,6 +223,11 @@ impl App {
     /// The live-update hub, to observe from tests.
     pub fn live_hub(&self) -> &LiveHub {
         &self.hub
+    }
+
+    /// `GET /metrics` (Prometheus), to serve on the metrics address, apart from the app.
+    pub fn metrics_router(&self) -> Router {
+        self.metrics.router()
     }
 
     /// Serves until `signal` resolves, then drains: health turns NOT_SERVING, no new

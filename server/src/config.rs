@@ -21,6 +21,11 @@ pub struct Config {
     #[arg(long, env = "SERVER_STATIC_DIR", value_parser = parse_static_dir)]
     pub static_dir: Option<PathBuf>,
 
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9464`: an address
+    /// of its own, so they are not public with the app. Without it, no metrics endpoint.
+    #[arg(long, env = "SERVER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log filter, in tracing's EnvFilter syntax, e.g. `info` or `server=debug,tower_http=info`.
     #[arg(long, env = "RUST_LOG", default_value = "info", value_parser = parse_log_filter)]
     pub log: String,
@@ -143,6 +148,7 @@ impl Config {
             listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], 50051)),
             static_dir: None,
             log: "info".into(),
+            metrics_listen: None,
             log_format: LogFormat::Human,
             cors_origins: Vec::new(),
             dev_cors_any_origin: false,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 mod interop;
 mod message_limits;
+pub mod metrics;
 pub mod services;
 pub mod shutdown;
 mod static_files;

@@ -53,6 +53,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(address) = config.metrics_listen {
+        match TcpListener::bind(address).await {
+            Ok(listener) => {
+                let metrics = app.metrics_router();
+                tracing::info!(%address, "metrics at /metrics");
+                tokio::spawn(async move { axum::serve(listener, metrics).await });
+            }
+            Err(error) => {
+                tracing::error!(%error, %address, "cannot listen for metrics");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let listener = match TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
         Err(error) => {

@@ -42,7 +42,11 @@ pub fn run(server_args: &[String]) -> Result<(), String> {
         .unwrap_or(server_args);
     say("starting the server; it prints the URL to open (Ctrl-C stops it)");
     // The binary carries the web app just built: no --static-dir needed.
-    run_command(Command::new(server).args(server_args).current_dir(&tools.root))
+    run_command(
+        Command::new(server)
+            .args(server_args)
+            .current_dir(&tools.root),
+    )
 }
 
 /// `cargo xtask test`: every check, each reported; fails if any failed.

@@ -20,6 +20,8 @@ pub type WebChannel = GrpcWebClientService<Client<HttpConnector, GrpcWebCall<ton
 /// A running server. Dropping it drops the shutdown sender, which also stops the server.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where `GET /metrics` answers.
+    pub metrics_url: String,
     pub hub: LiveHub,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<io::Result<()>>,
@@ -44,6 +46,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = listener.local_addr().expect("local address");
     let app = App::build(&config).expect("app builds");
     let hub = app.live_hub().clone();
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_url = format!(
+        "http://{}/metrics",
+        metrics_listener.local_addr().expect("local address")
+    );
+    // Stopped with the test's runtime.
+    tokio::spawn(axum::serve(metrics_listener, app.metrics_router()).into_future());
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async {
         // A dropped sender (test over or failed) stops the server too.
@@ -51,6 +60,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     }));
     TestApp {
         address,
+        metrics_url,
         hub,
         shutdown: Some(shutdown),
         server,

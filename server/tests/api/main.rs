@@ -10,6 +10,7 @@ mod greeter;
 mod interop;
 mod lifecycle;
 mod live;
+mod metrics;
 mod open_meteo;
 mod tls;
 mod weather;
