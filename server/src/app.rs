@@ -20,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     access_log,
     auth::{self, Auth},
+    call_limits::{self, CallLimits},
     chat::Rooms,
     config::{Config, WeatherProvider},
     connections::{self, ConnectionLimits},
@@ -60,6 +61,7 @@ pub struct App {
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ConnectionLimits,
     metrics: Metrics,
+    call_limits: CallLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ impl App {
         );
         let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
         let metrics = Metrics::new(hub.clone());
+        let call_limits = CallLimits::new(config.max_in_flight, config.state_changes_per_minute);
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -159,6 +162,10 @@ impl App {
             ))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(axum::middleware::from_fn(deadline::enforce))
+            .layer(axum::middleware::from_fn_with_state(
+                call_limits.clone(),
+                call_limits::enforce,
+            ))
             // Outside the deadline, so the log sees the status a deadline produces.
             .layer(axum::middleware::from_fn_with_state(
                 metrics.clone(),
@@ -212,6 +219,7 @@ impl App {
             grace: config.shutdown_grace,
             tls,
             metrics,
+            call_limits,
             limits: ConnectionLimits {
                 max_streams: config.max_streams_per_connection,
                 max_header_bytes: config.max_header_bytes,
@@ -245,8 +253,20 @@ impl App {
             grace,
             tls,
             limits,
+            call_limits,
             ..
         } = self;
+        // Rate-limit buckets of clients gone quiet are dropped once a minute.
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = every_minute.tick() => call_limits.forget_idle_clients(),
+                    () = stopping.cancelled() => break,
+                }
+            }
+        });
         for name in HEALTH_NAMES {
             health
                 .set_service_status(name, ServingStatus::Serving)

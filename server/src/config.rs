@@ -1,7 +1,7 @@
 //! Server configuration: typed, with defaults, from flags or environment variables, and
 //! validated at start so a bad value fails with a message that names the expected format.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::Parser;
 use http::HeaderValue;
@@ -136,6 +136,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(4096..=1024 * 1024))]
     pub max_header_bytes: u32,
 
+    /// Calls in flight on the whole server, streams included (1 to 1,000,000); more get
+    /// RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "SERVER_MAX_IN_FLIGHT", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight: u32,
+
+    /// Calls per minute one client (by IP) may make to the methods that change state
+    /// (chat Post and Join, file Upload), bursts up to the same number; more get
+    /// RESOURCE_EXHAUSTED with a RetryInfo.
+    #[arg(long, env = "SERVER_STATE_CHANGES_PER_MINUTE", default_value_t = NonZeroU32::new(120).expect("not zero"))]
+    pub state_changes_per_minute: NonZeroU32,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -170,6 +182,8 @@ impl Config {
             max_message_bytes: 4 * 1024 * 1024,
             max_streams_per_connection: 200,
             max_header_bytes: 16 * 1024,
+            max_in_flight: 50_000,
+            state_changes_per_minute: NonZeroU32::new(120).expect("not zero"),
         }
     }
 

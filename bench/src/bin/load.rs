@@ -131,7 +131,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workers = Vec::new();
     for n in 0..args.concurrency {
         let channel = channels[n % channels.len()].clone();
-        let (tally, measuring, stop) = (Arc::clone(&tally), Arc::clone(&measuring), Arc::clone(&stop));
+        let (tally, measuring, stop) = (
+            Arc::clone(&tally),
+            Arc::clone(&measuring),
+            Arc::clone(&stop),
+        );
         let permits = permits.clone();
         let call = args.call;
         workers.push(tokio::spawn(async move {
@@ -144,7 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let started = Instant::now();
                 let outcome = match &channel {
                     Connection::Native(channel) => one(channel.clone(), call).await,
-                    Connection::Web(channel) => one(channel.clone(), call).await,
+                    Connection::Web(channel) => one((**channel).clone(), call).await,
                 };
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
@@ -158,7 +162,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             histogram.saturating_record(micros.max(1));
                         }
                     }
-                    Err(code) => *tally.errors.entry(proto::status::code_name(code)).or_default() += 1,
+                    Err(code) => {
+                        *tally
+                            .errors
+                            .entry(proto::status::code_name(code))
+                            .or_default() += 1
+                    }
                 }
             }
         }));
@@ -169,7 +178,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let done = tally.lock().expect("not poisoned").latencies.as_ref().map_or(0, Histogram::len);
+        let done = tally
+            .lock()
+            .expect("not poisoned")
+            .latencies
+            .as_ref()
+            .map_or(0, Histogram::len);
         if started.elapsed() >= args.duration || (args.requests > 0 && done >= args.requests) {
             break;
         }
@@ -188,7 +202,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// A permit queue shared by the workers (tokio's mpsc receiver behind a lock).
 fn permit_queue(
     capacity: usize,
-) -> (tokio::sync::mpsc::Sender<()>, Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>>) {
+) -> (
+    tokio::sync::mpsc::Sender<()>,
+    Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>>,
+) {
     let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
     (sender, Arc::new(tokio::sync::Mutex::new(receiver)))
 }
@@ -196,23 +213,27 @@ fn permit_queue(
 #[derive(Clone)]
 enum Connection {
     Native(Channel),
-    Web(WebChannel),
+    Web(Box<WebChannel>),
 }
 
 async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Error>> {
     let mut connections = Vec::new();
     for _ in 0..args.connections.max(1) {
         connections.push(match args.transport {
-            Transport::Grpc => Connection::Native(Endpoint::from_shared(args.target.clone())?.connect().await?),
+            Transport::Grpc => Connection::Native(
+                Endpoint::from_shared(args.target.clone())?
+                    .connect()
+                    .await?,
+            ),
             Transport::GrpcWeb => {
                 let http = Client::builder(TokioExecutor::new()).build(connector());
-                Connection::Web(GrpcWebClientLayer::new().layer(http))
+                Connection::Web(Box::new(GrpcWebClientLayer::new().layer(http)))
             }
             Transport::GrpcWebH2 => {
                 let http = Client::builder(TokioExecutor::new())
                     .http2_only(true)
                     .build(connector());
-                Connection::Web(GrpcWebClientLayer::new().layer(http))
+                Connection::Web(Box::new(GrpcWebClientLayer::new().layer(http)))
             }
         });
     }
@@ -245,7 +266,9 @@ where
     match call {
         Call::Predict => {
             MyServiceClient::with_origin(transport, origin)
-                .predict(PredictRequest { prompt: "World111".into() })
+                .predict(PredictRequest {
+                    prompt: "World111".into(),
+                })
                 .await
                 .map_err(|status| status.code())?;
             Ok(1)
@@ -268,7 +291,12 @@ where
                 .map_err(|status| status.code())?
                 .into_inner();
             let mut messages = 0;
-            while stream.message().await.map_err(|status| status.code())?.is_some() {
+            while stream
+                .message()
+                .await
+                .map_err(|status| status.code())?
+                .is_some()
+            {
                 messages += 1;
             }
             Ok(messages)

@@ -109,6 +109,21 @@ impl TestApp {
             .expect("the server task did not panic")
     }
 
+    /// Retries `check` until it holds, failing after the test's patience.
+    pub async fn wait_until<F, Fut>(&self, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        tokio::time::timeout(PATIENCE, async {
+            while !check().await {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the condition holds within the test's patience");
+    }
+
     /// Waits until no live-update producer runs: every stream's server-side work is gone.
     pub async fn wait_for_no_producers(&self) {
         let mut producers = self.hub.producers();

@@ -12,6 +12,6 @@ mod lifecycle;
 mod live;
 mod metrics;
 mod open_meteo;
-mod tls;
+mod transport;
 mod weather;
 mod web;

@@ -1,6 +1,7 @@
-//! TLS: native gRPC and gRPC-Web over HTTPS, ALPN offering HTTP/2 and HTTP/1.1, the
-//! self-signed development certificate, mutual TLS accepting and refusing clients, and the
-//! transport limits.
+//! The transport: TLS (native gRPC and gRPC-Web over HTTPS, ALPN offering HTTP/2 and
+//! HTTP/1.1, the self-signed development certificate, mutual TLS accepting and refusing
+//! clients) and every limit: message size, streams per connection, calls in flight, and
+//! the per-client rate of state changes.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -279,4 +280,99 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
     .expect("once a stream is free")
     .expect("call");
     assert_eq!(reply.into_inner().message, "Hello, third!");
+}
+
+#[tokio::test]
+async fn calls_past_the_in_flight_limit_are_resource_exhausted() {
+    use proto::weather::v1::{
+        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
+    };
+    let app = spawn_app_with(|config| config.max_in_flight = 2).await;
+    let channel = app.native_channel().await;
+    let mut weather = WeatherServiceClient::new(channel.clone());
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = weather
+            .watch_conditions(WatchConditionsRequest {
+                city_id: "oslo-no".into(),
+            })
+            .await
+            .expect("within the limit")
+            .into_inner();
+        stream
+            .message()
+            .await
+            .expect("no error")
+            .expect("first reading");
+        open.push(stream);
+    }
+    let mut greeter = GreeterClient::new(channel);
+    let status = greeter
+        .say_hello(HelloRequest {
+            name: "third".into(),
+        })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(
+        status.message(),
+        "the server is at its limit of 2 calls in flight; try again shortly"
+    );
+
+    // A stream ends: its slot is free again.
+    open.pop();
+    app.wait_until(|| async {
+        GreeterClient::new(app.native_channel().await)
+            .say_hello(HelloRequest {
+                name: "again".into(),
+            })
+            .await
+            .is_ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_client_may_change_state_only_so_often() {
+    use proto::chat::v1::{PostRequest, chat_service_client::ChatServiceClient};
+    use tonic_types::StatusExt;
+    let app = spawn_app_with(|config| {
+        config.state_changes_per_minute = std::num::NonZeroU32::new(3).expect("not zero");
+    })
+    .await;
+    let channel = app.native_channel().await;
+    let mut chat = ChatServiceClient::new(channel.clone());
+    let post = || PostRequest {
+        room: "r".into(),
+        author: "a".into(),
+        text: "hi".into(),
+    };
+    for _ in 0..3 {
+        chat.post(post()).await.expect("within the rate");
+    }
+    let status = chat.post(post()).await.expect_err("over the rate");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(
+        status
+            .message()
+            .starts_with("too many changes from this client"),
+        "{}",
+        status.message()
+    );
+    let retry = status.get_details_retry_info().expect("RetryInfo");
+    let delay = retry.retry_delay.expect("a delay");
+    assert!(
+        delay > std::time::Duration::ZERO && delay <= std::time::Duration::from_secs(20),
+        "{delay:?}"
+    );
+
+    // Reads are not limited.
+    for _ in 0..10 {
+        GreeterClient::new(channel.clone())
+            .say_hello(HelloRequest {
+                name: "reader".into(),
+            })
+            .await
+            .expect("not a state change");
+    }
 }
