@@ -32,7 +32,7 @@ use crate::{
     static_files,
     tls::{self, Certificate, TlsError},
     weather::{
-        Catalog, LiveHub, Provider,
+        Catalog, City, LiveHub, Provider,
         open_meteo::{OpenMeteo, OpenMeteoConfig, ProviderError},
         provider::Clock,
     },
@@ -62,6 +62,46 @@ pub struct App {
     limits: ConnectionLimits,
     metrics: Metrics,
     call_limits: CallLimits,
+    /// Set when the weather comes from a service that can fail.
+    readiness: Option<Readiness>,
+}
+
+/// Keeps the weather service's health in step with its provider: NOT_SERVING while the
+/// provider fails, SERVING again once it answers, so a load balancer's health checks see
+/// the real dependency.
+#[derive(Debug)]
+struct Readiness {
+    provider: Arc<Provider>,
+    city: Arc<City>,
+    every: Duration,
+}
+
+impl Readiness {
+    async fn run(self, health: HealthReporter, shutdown: CancellationToken) {
+        let name = <WeatherServiceServer<WeatherService> as NamedService>::NAME;
+        // The first check one interval after start: until then the service counts as ready.
+        let mut ticker =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.every, self.every);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let outcome = self.provider.current(&self.city).await;
+            if shutdown.is_cancelled() {
+                // Draining: NOT_SERVING stays, whatever the provider says.
+                return;
+            }
+            let status = match outcome {
+                Ok(_) => ServingStatus::Serving,
+                Err(error) => {
+                    tracing::warn!(%error, "weather provider failing: weather reported NOT_SERVING");
+                    ServingStatus::NotServing
+                }
+            };
+            health.set_service_status(name, status).await;
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +133,15 @@ impl App {
         );
         let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
         let metrics = Metrics::new(hub.clone());
+        // The largest city stands for the provider in readiness checks.
+        let readiness = match (&*provider, catalog.search("", 1).first()) {
+            (Provider::OpenMeteo(_), Some(city)) => Some(Readiness {
+                provider: Arc::clone(&provider),
+                city: Arc::clone(city),
+                every: config.readiness_interval,
+            }),
+            _ => None,
+        };
         let call_limits = CallLimits::new(config.max_in_flight, config.state_changes_per_minute);
         let (health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -220,6 +269,7 @@ impl App {
             tls,
             metrics,
             call_limits,
+            readiness,
             limits: ConnectionLimits {
                 max_streams: config.max_streams_per_connection,
                 max_header_bytes: config.max_header_bytes,
@@ -254,6 +304,7 @@ impl App {
             tls,
             limits,
             call_limits,
+            readiness,
             ..
         } = self;
         // Rate-limit buckets of clients gone quiet are dropped once a minute.
@@ -271,6 +322,9 @@ impl App {
             health
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
+        }
+        if let Some(readiness) = readiness {
+            tokio::spawn(readiness.run(health.clone(), shutdown.clone()));
         }
 
         let drain = {

@@ -88,6 +88,11 @@ pub struct Config {
     #[arg(long, env = "SERVER_PROVIDER_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
     pub provider_max_age: Duration,
 
+    /// How often the weather provider is checked for the weather service's health (only
+    /// for providers that can fail, i.e. open-meteo), e.g. `30s`.
+    #[arg(long, env = "SERVER_READINESS_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub readiness_interval: Duration,
+
     /// A Watch stream with nothing to send for this long sends a heartbeat (1s to 5m).
     #[arg(long, env = "SERVER_HEARTBEAT", default_value = "15s", value_parser = parse_heartbeat)]
     pub heartbeat: Duration,
@@ -174,6 +179,7 @@ impl Config {
             provider_timeout: Duration::from_secs(5),
             provider_max_age: Duration::from_secs(600),
             heartbeat: Duration::from_secs(15),
+            readiness_interval: Duration::from_secs(30),
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

@@ -42,8 +42,21 @@ struct Replay {
 }
 
 impl Replay {
+    /// The requests for Berlin, the city these tests ask about (the server's readiness
+    /// probe asks about another).
     fn requests(&self) -> Vec<Vec<(String, String)>> {
-        self.requests.lock().expect("not poisoned").clone()
+        let berlin = |query: &&Vec<(String, String)>| {
+            query
+                .iter()
+                .any(|(key, value)| key == "latitude" && value.starts_with("52.5"))
+        };
+        self.requests
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(berlin)
+            .cloned()
+            .collect()
     }
 }
 
@@ -97,6 +110,9 @@ async fn spawn_with_replay(
         config.weather_provider = WeatherProvider::OpenMeteo;
         config.open_meteo_url = url;
         config.provider_timeout = Duration::from_millis(300);
+        // No readiness probe in these tests unless one asks for it: its requests would take
+        // the scripted replies.
+        config.readiness_interval = Duration::from_secs(3600);
         configure(config);
     })
     .await;
@@ -286,4 +302,48 @@ async fn live_updates_work_on_the_real_provider_too() {
         }
         other => panic!("expected an update, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_weather_services_health_follows_its_provider() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let (app, replay) = spawn_with_replay(
+        vec![Reply::Status(StatusCode::SERVICE_UNAVAILABLE, "down")],
+        |config| config.readiness_interval = Duration::from_millis(200),
+    )
+    .await;
+    let health = HealthClient::new(app.native_channel().await);
+    let status_of = |service: &'static str| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .expect("health answers")
+                .into_inner()
+                .status()
+        }
+    };
+    app.wait_until(|| async {
+        status_of("weather.v1.WeatherService").await == ServingStatus::NotServing
+    })
+    .await;
+    // The rest of the server does not depend on the provider.
+    assert_eq!(status_of("Greeter").await, ServingStatus::Serving);
+    assert_eq!(status_of("").await, ServingStatus::Serving);
+
+    // The provider recovers: so does the service's health.
+    {
+        let mut replies = replay.replies.lock().expect("not poisoned");
+        replies.clear();
+        replies.push_back(Reply::Forecast);
+    }
+    app.wait_until(|| async {
+        status_of("weather.v1.WeatherService").await == ServingStatus::Serving
+    })
+    .await;
 }
