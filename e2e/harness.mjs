@@ -63,9 +63,21 @@ export async function startServer({
         }, timeoutMs).unref();
       });
     },
+    /** Log lines (so far) matching `pattern`. */
+    countLogs(pattern) {
+      return logs.filter((line) => pattern.test(line)).length;
+    },
+    /** Kills the process at once (no drain), as a crash would. */
+    async kill() {
+      process.off('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       process.off('exit', killOnExit);
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

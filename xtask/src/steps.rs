@@ -106,6 +106,7 @@ pub fn test() -> Result<(), String> {
                 // Trunk (for the `trunk serve` test) and its tools come from PATH.
                 .env("PATH", &tools.path)
                 .env("SERVER_BIN", &server)
+                .env("CLIENT_BIN", server.with_file_name("client"))
                 .env("DIST_DIR", &dist)
                 .current_dir(&tools.root),
         )

@@ -105,7 +105,7 @@ pub fn setup(for_tests: bool) -> Result<Tools, String> {
 
     let python = target_dir(&root).join("seed-venv/bin/python");
     if for_tests {
-        ensure_chromium()?;
+        ensure_debian_packages()?;
         ensure_python(&root, &python)?;
         ensure_npm(
             &root.join("e2e"),
@@ -186,12 +186,26 @@ fn ensure_npm(dir: &Path, probe: &Path, args: &[&str], expect: &str) -> Result<(
         .current_dir(dir))
 }
 
-fn ensure_chromium() -> Result<(), String> {
-    if Path::new(CHROMIUM).is_file() && Path::new("/usr/bin/chromedriver").is_file() {
-        say("chromium and chromium-driver: installed");
+/// Debian packages the tests use, each with a file that shows it is installed.
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", CHROMIUM),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    // The load-balancer topology test runs nginx in front of three replicas.
+    ("nginx", "/usr/sbin/nginx"),
+];
+
+fn ensure_debian_packages() -> Result<(), String> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(_, file)| !Path::new(file).is_file())
+        .map(|(package, _)| *package)
+        .collect();
+    let names = TEST_PACKAGES.iter().map(|(package, _)| *package).collect::<Vec<_>>().join(", ");
+    if missing.is_empty() {
+        say(&format!("Debian packages {names}: installed"));
         return Ok(());
     }
-    say("installing Debian's chromium and chromium-driver (apt-get)");
+    say(&format!("installing Debian's {} (apt-get)", missing.join(", ")));
     let sudo = |args: &[&str]| {
         let is_root = first_line("id", &["-u"]).is_some_and(|uid| uid == "0");
         let mut command = Command::new(if is_root { "apt-get" } else { "sudo" });
@@ -202,13 +216,9 @@ fn ensure_chromium() -> Result<(), String> {
         command
     };
     run(&mut sudo(&["update", "-qq"]))?;
-    run(&mut sudo(&[
-        "install",
-        "-y",
-        "-qq",
-        "chromium",
-        "chromium-driver",
-    ]))
+    let mut install = sudo(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install)
 }
 
 fn ensure_python(root: &Path, python: &Path) -> Result<(), String> {

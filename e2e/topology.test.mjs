@@ -1,0 +1,145 @@
+// Behind a load balancer: Debian's nginx on loopback in front of three replicas of the
+// release server, passing native gRPC (grpc_pass, HTTP/2 without TLS) on one port and the
+// page with gRPC-Web (HTTP/1.1, unbuffered) on another, with deploy/nginx.conf. Calls
+// spread across the replicas; once a replica is killed, or drained with SIGTERM, every
+// call still succeeds; the page works through the balancer.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { launchBrowser, openPage, startServer } from './harness.mjs';
+
+const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
+const CLIENT_BIN = resolve(process.env.CLIENT_BIN ?? 'target/release/client');
+const TEMPLATE = new URL('../deploy/nginx.conf', import.meta.url);
+
+let dir;
+let replicas = [];
+let balancer;
+let browser;
+
+/** A port that was free a moment ago (nginx cannot listen on port 0 and report it). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address();
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** nginx with deploy/nginx.conf's servers, on loopback ports, retried if one was taken. */
+async function startNginx(upstreams) {
+  const template = await readFile(TEMPLATE, 'utf8');
+  for (let attempt = 1; ; attempt += 1) {
+    const [grpcPort, webPort] = [await freePort(), await freePort()];
+    const config = template
+      .replace(/upstream replicas \{[^}]*\}/, `upstream replicas {\n${upstreams
+        .map((address) => `    server ${address} max_fails=1 fail_timeout=30s;`).join('\n')}\n  }`)
+      .replaceAll('listen 8443', `listen 127.0.0.1:${grpcPort}`)
+      .replaceAll('listen 8080', `listen 127.0.0.1:${webPort}`);
+    const prefix = join(dir, `nginx-${attempt}`);
+    const file = `${prefix}.conf`;
+    await writeFile(file, `daemon off;\nmaster_process off;\nerror_log ${prefix}.log info;\npid ${prefix}.pid;\n`
+      + config.replaceAll(' /tmp/', ` ${dir}/`));
+    const child = spawn(NGINX, ['-e', `${prefix}.log`, '-c', file, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const killOnExit = () => child.kill('SIGKILL');
+    process.on('exit', killOnExit);
+    const exited = new Promise((done) => child.once('exit', (code) => done(code)));
+    const outcome = await Promise.race([exited, waitForPort(webPort).then(() => 'listening')]);
+    if (outcome === 'listening') {
+      return {
+        grpc: `http://127.0.0.1:${grpcPort}`,
+        web: `http://127.0.0.1:${webPort}`,
+        async stop() {
+          process.off('exit', killOnExit);
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    process.off('exit', killOnExit);
+    const log = await readFile(`${prefix}.log`, 'utf8').catch(() => '');
+    if (attempt >= 5 || !/Address already in use/.test(log)) throw new Error(`nginx did not start: ${log}`);
+  }
+}
+
+async function waitForPort(port) {
+  for (let i = 0; i < 100; i += 1) {
+    const open = await new Promise((done) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.once('connect', () => { socket.destroy(); done(true); });
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`nothing listened on ${port}`);
+}
+
+/** `client shell` through the balancer: `count` SayHello calls on one connection. */
+async function callThrough(count) {
+  const child = spawn(CLIENT_BIN, ['--server', balancer.grpc, 'shell'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  child.stdin.end(Array.from({ length: count }, (_, n) => `greeter say-hello caller-${n}\n`).join(''));
+  const code = await new Promise((done) => child.once('exit', done));
+  return { code, lines: stdout.trim().split('\n').filter(Boolean), stderr };
+}
+
+const served = (replica) => replica.countLogs(/access: call method=\/Greeter\/SayHello code=OK/);
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'e2e-topology-'));
+  for (let n = 0; n < 3; n += 1) replicas.push(await startServer({ args: ['--shutdown-grace', '2s'] }));
+  balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await balancer?.stop();
+  for (const replica of replicas) await replica.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('the page works through the balancer, streams included', async () => {
+  const page = await openPage(browser, `${balancer.web}/`);
+  await page.fill('#hello-name', 'Balancer');
+  await page.click('#hello-send');
+  await page.waitForSelector('#hello-reply');
+  assert.equal(await page.textContent('#hello-reply'), 'Hello, Balancer!');
+  await page.fill('#stream-count', '3');
+  await page.fill('#stream-interval', '100');
+  await page.click('#stream-start');
+  await page.waitForFunction(() => document.querySelector('#stream-status').textContent.includes('Finished'));
+  assert.equal(await page.$$eval('#stream-replies li', (items) => items.length), 3);
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('calls spread across the replicas, and none is lost when one dies or drains', async () => {
+  const before = replicas.map(served);
+  const first = await callThrough(30);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.lines.length, 30);
+  const spread = replicas.map((replica, n) => served(replica) - before[n]);
+  assert.ok(spread.every((calls) => calls >= 5), `every replica took a share: ${spread}`);
+
+  // One replica crashes.
+  await replicas[0].kill();
+  const afterCrash = await callThrough(30);
+  assert.equal(afterCrash.code, 0, afterCrash.stderr);
+  assert.equal(afterCrash.lines.length, 30, 'no call lost');
+
+  // Another is drained (SIGTERM): it stops accepting, the balancer goes elsewhere.
+  await replicas[1].stop();
+  const lastOne = served(replicas[2]);
+  const afterDrain = await callThrough(30);
+  assert.equal(afterDrain.code, 0, afterDrain.stderr);
+  assert.equal(afterDrain.lines.length, 30, 'no call lost');
+  assert.equal(served(replicas[2]) - lastOne, 30, 'all on the replica still up');
+});
