@@ -54,6 +54,31 @@ pub struct Options {
     )]
     pub server: String,
 
+    /// Several replicas to balance the calls over, as HOST:PORT entries, comma separated;
+    /// a host that resolves to several addresses counts as each of them. Plain HTTP/2.
+    #[arg(
+        long,
+        env = "CLIENT_SERVERS",
+        value_delimiter = ',',
+        global = true,
+        conflicts_with = "etcd"
+    )]
+    pub servers: Vec<String>,
+
+    /// Discover replicas in etcd (its client URL, e.g. `http://127.0.0.1:2379`) and
+    /// balance the calls over them; replicas that leave are dropped. Plain HTTP/2.
+    #[arg(long, env = "CLIENT_ETCD", global = true)]
+    pub etcd: Option<String>,
+
+    /// The key prefix replicas register under in etcd.
+    #[arg(
+        long,
+        env = "CLIENT_ETCD_PREFIX",
+        default_value = "/grpc-browser/replicas/",
+        global = true
+    )]
+    pub etcd_prefix: String,
+
     /// PEM file of the certificate authority that signed the server's certificate.
     #[arg(long, value_name = "PEM", global = true)]
     pub ca_file: Option<PathBuf>,

@@ -4,6 +4,7 @@
 
 mod args;
 mod calls;
+mod discovery;
 mod metadata;
 mod output;
 
@@ -19,9 +20,12 @@ use tonic::{
 use crate::{
     args::{Cli, Options},
     calls::Calls,
+    discovery::Source,
     metadata::CallMetadata,
     output::Printer,
 };
+
+const USER_AGENT: &str = concat!("grpc-browser-client/", env!("CARGO_PKG_VERSION"));
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,10 +37,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Lazy: connecting happens on the first call, and a refused connection is that call's
-    // UNAVAILABLE, reported like any other error.
+    let source = match (&options.etcd, options.servers.is_empty()) {
+        (Some(url), _) => Some(Source::Etcd {
+            url: url.clone(),
+            prefix: options.etcd_prefix.clone(),
+        }),
+        (None, false) => Some(Source::Static(options.servers.clone())),
+        (None, true) => None,
+    };
+    let channel = match source {
+        // Lazy: connecting happens on the first call, and a refused connection is that
+        // call's UNAVAILABLE, reported like any other error.
+        None => endpoint.connect_lazy(),
+        Some(source) => match discovery::balanced(source, USER_AGENT).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let transport = InterceptedService::new(
-        endpoint.connect_lazy(),
+        channel,
         CallMetadata::new(options.token, options.headers, options.deadline),
     );
     let calls = Calls::new(transport, Printer::new(options.output, options.verbose));
@@ -80,7 +102,7 @@ fn endpoint(options: &Options) -> Result<Endpoint, String> {
     };
     let endpoint = Endpoint::from_shared(options.server.clone())
         .map_err(|error| bad_server(&error))?
-        .user_agent(concat!("grpc-browser-client/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .map_err(|error| bad_server(&error))?;
     match (options.server.starts_with("https://"), &options.ca_file) {
         (true, Some(ca_file)) => {

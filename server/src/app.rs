@@ -28,6 +28,7 @@ use crate::{
     files::FileStore,
     interop, message_limits,
     metrics::Metrics,
+    registry::Registration,
     services::{ChatService, FileService, GreeterService, PredictService, WeatherService},
     static_files,
     tls::{self, Certificate, TlsError},
@@ -64,6 +65,8 @@ pub struct App {
     call_limits: CallLimits,
     /// Set when the weather comes from a service that can fail.
     readiness: Option<Readiness>,
+    /// etcd's URL, the key prefix and the advertised address, when registering.
+    etcd: Option<(String, String, Option<String>)>,
 }
 
 /// Keeps the weather service's health in step with its provider: NOT_SERVING while the
@@ -270,6 +273,10 @@ impl App {
             metrics,
             call_limits,
             readiness,
+            etcd: config
+                .etcd
+                .clone()
+                .map(|url| (url, config.etcd_prefix.clone(), config.advertise.clone())),
             limits: ConnectionLimits {
                 max_streams: config.max_streams_per_connection,
                 max_header_bytes: config.max_header_bytes,
@@ -305,8 +312,33 @@ impl App {
             limits,
             call_limits,
             readiness,
+            etcd,
             ..
         } = self;
+        let registration = match etcd {
+            None => None,
+            Some((url, prefix, advertise)) => {
+                let address = match advertise {
+                    Some(address) => address,
+                    None => {
+                        let local = listener.local_addr()?;
+                        if local.ip().is_unspecified() {
+                            return Err(io::Error::other(
+                                "registering in etcd needs --advertise: the server listens on \
+                                 every address, and clients need one they can reach",
+                            ));
+                        }
+                        local.to_string()
+                    }
+                };
+                let registration = Registration::new(&url, &prefix, address);
+                let lease = registration.register().await.map_err(io::Error::other)?;
+                tracing::info!(etcd = %url, "registered in etcd");
+                let stop = CancellationToken::new();
+                let task = tokio::spawn(registration.maintain(lease, stop.clone()));
+                Some((stop, task))
+            }
+        };
         // Rate-limit buckets of clients gone quiet are dropped once a minute.
         let stopping = shutdown.clone();
         tokio::spawn(async move {
@@ -336,6 +368,11 @@ impl App {
                     health
                         .set_service_status(name, ServingStatus::NotServing)
                         .await;
+                }
+                // Out of etcd before the listener closes, so clients stop choosing it.
+                if let Some((stop, task)) = registration {
+                    stop.cancel();
+                    let _ = task.await;
                 }
                 shutdown.cancel();
             }

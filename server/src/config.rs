@@ -153,6 +153,24 @@ pub struct Config {
     #[arg(long, env = "SERVER_STATE_CHANGES_PER_MINUTE", default_value_t = NonZeroU32::new(120).expect("not zero"))]
     pub state_changes_per_minute: NonZeroU32,
 
+    /// etcd to register this replica in (its client URL, e.g. `http://127.0.0.1:2379`), so
+    /// clients can discover it; deregistered when draining.
+    #[arg(long, env = "SERVER_ETCD")]
+    pub etcd: Option<String>,
+
+    /// The key prefix replicas register under; each key is the prefix and the address.
+    #[arg(
+        long,
+        env = "SERVER_ETCD_PREFIX",
+        default_value = "/grpc-browser/replicas/"
+    )]
+    pub etcd_prefix: String,
+
+    /// The address clients should call this replica at (`host:port`), for etcd. Default:
+    /// the address it listens on, when that is a specific one.
+    #[arg(long, env = "SERVER_ADVERTISE")]
+    pub advertise: Option<String>,
+
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -189,6 +207,9 @@ impl Config {
             max_streams_per_connection: 200,
             max_header_bytes: 16 * 1024,
             max_in_flight: 50_000,
+            etcd: None,
+            etcd_prefix: "/grpc-browser/replicas/".into(),
+            advertise: None,
             state_changes_per_minute: NonZeroU32::new(120).expect("not zero"),
         }
     }

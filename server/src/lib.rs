@@ -15,6 +15,7 @@ pub mod files;
 mod interop;
 mod message_limits;
 pub mod metrics;
+mod registry;
 pub mod services;
 pub mod shutdown;
 mod static_files;

@@ -192,6 +192,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("chromium-driver", "/usr/bin/chromedriver"),
     // The load-balancer topology test runs nginx in front of three replicas.
     ("nginx", "/usr/sbin/nginx"),
+    // The discovery tests register replicas in etcd.
+    ("etcd-server", "/usr/bin/etcd"),
 ];
 
 fn ensure_debian_packages() -> Result<(), String> {
@@ -200,12 +202,19 @@ fn ensure_debian_packages() -> Result<(), String> {
         .filter(|(_, file)| !Path::new(file).is_file())
         .map(|(package, _)| *package)
         .collect();
-    let names = TEST_PACKAGES.iter().map(|(package, _)| *package).collect::<Vec<_>>().join(", ");
+    let names = TEST_PACKAGES
+        .iter()
+        .map(|(package, _)| *package)
+        .collect::<Vec<_>>()
+        .join(", ");
     if missing.is_empty() {
         say(&format!("Debian packages {names}: installed"));
         return Ok(());
     }
-    say(&format!("installing Debian's {} (apt-get)", missing.join(", ")));
+    say(&format!(
+        "installing Debian's {} (apt-get)",
+        missing.join(", ")
+    ));
     let sudo = |args: &[&str]| {
         let is_root = first_line("id", &["-u"]).is_some_and(|uid| uid == "0");
         let mut command = Command::new(if is_root { "apt-get" } else { "sudo" });

@@ -1,0 +1,224 @@
+//! Balancing over several replicas, found in a static list or in etcd (Debian's etcd,
+//! started here on loopback): calls spread, a dead replica gets none, a drained one leaves
+//! the list.
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use server::{App, Config};
+use tokio::{
+    io::AsyncWriteExt,
+    net::TcpListener,
+    process::{Child, Command},
+    sync::oneshot,
+    task::JoinHandle,
+};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+const ETCD: &str = "/usr/bin/etcd";
+
+struct Replica {
+    address: String,
+    metrics: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Replica {
+    async fn start(etcd: Option<&str>) -> Self {
+        let mut config = Config::defaults();
+        config.etcd = etcd.map(str::to_owned);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let app = App::build(&config).expect("app");
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics = format!(
+            "http://{}/metrics",
+            metrics_listener.local_addr().expect("address")
+        );
+        tokio::spawn(axum::serve(metrics_listener, app.metrics_router()).into_future());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            metrics,
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    /// Predict calls this replica answered.
+    async fn answered(&self) -> u64 {
+        let text = reqwest::get(&self.metrics)
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        let series = r#"grpc_server_handled_total{method="/demo.MyService/Predict",code="OK"} "#;
+        text.lines()
+            .find_map(|line| line.strip_prefix(series))
+            .map_or(0, |value| {
+                value.trim().parse::<f64>().expect("a number") as u64
+            })
+    }
+
+    /// Drains it (as SIGTERM would) and waits for the end.
+    async fn drain(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.server)
+            .await
+            .expect("stops")
+            .expect("joined")
+            .expect("clean stop");
+    }
+}
+
+/// `count` Predict calls from one `client shell` run with `args`.
+async fn calls(args: &[&str], count: usize) -> (Option<i32>, usize, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(args)
+        .arg("shell")
+        .env_remove("CLIENT_SERVER")
+        .env_remove("CLIENT_SERVERS")
+        .env_remove("CLIENT_ETCD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("client starts");
+    let lines: String = (0..count).map(|n| format!("predict call-{n}\n")).collect();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(lines.as_bytes()).await.expect("write");
+    drop(stdin);
+    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
+        .await
+        .expect("finishes")
+        .expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    (
+        output.status.code(),
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("Hello, call-"))
+            .count(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// etcd on loopback, on ports that were free a moment ago (it cannot report a port 0);
+/// retried on other ports if one was taken meanwhile.
+async fn start_etcd(dir: &std::path::Path) -> (Child, String) {
+    for attempt in 0..5 {
+        let (client, peer) = (free_port().await, free_port().await);
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let mut etcd = Command::new(ETCD)
+            .arg("--name=test")
+            .arg(format!(
+                "--data-dir={}",
+                dir.join(format!("etcd-{attempt}")).display()
+            ))
+            .arg(format!("--listen-client-urls={url}"))
+            .arg(format!("--advertise-client-urls={url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=test={peer_url}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("{ETCD} (Debian's etcd-server) must be installed: {error}")
+            });
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = etcd.try_wait() {
+                break;
+            }
+            if reqwest::get(format!("{url}/health"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return (etcd, url);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = etcd.kill().await;
+    }
+    panic!("etcd did not start");
+}
+
+#[tokio::test]
+async fn a_static_list_spreads_the_calls_and_skips_a_dead_replica() {
+    let replicas = [Replica::start(None).await, Replica::start(None).await];
+    // A port nothing listens on: a replica that died.
+    let dead = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead_address = dead.local_addr().expect("address").to_string();
+    drop(dead);
+    let servers = format!(
+        "{},{},{dead_address}",
+        replicas[0].address, replicas[1].address
+    );
+
+    let (code, answered, stderr) = calls(&["--servers", &servers], 60).await;
+    assert_eq!((code, answered), (Some(0), 60), "{stderr}");
+    for replica in &replicas {
+        assert!(
+            replica.answered().await >= 5,
+            "each live replica took a share"
+        );
+    }
+}
+
+#[tokio::test]
+async fn replicas_found_in_etcd_share_the_calls_and_a_drained_one_leaves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_etcd, url) = start_etcd(dir.path()).await;
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(Replica::start(Some(&url)).await);
+    }
+
+    let (code, answered, stderr) = calls(&["--etcd", &url], 60).await;
+    assert_eq!((code, answered), (Some(0), 60), "{stderr}");
+    let mut shares = Vec::new();
+    for replica in &replicas {
+        shares.push(replica.answered().await);
+    }
+    assert!(
+        shares.iter().all(|&share| share >= 5),
+        "calls spread: {shares:?}"
+    );
+
+    // Drained: it deregisters before it stops, so new clients do not choose it.
+    replicas[0].drain().await;
+    let before = replicas[0].answered().await;
+    let (code, answered, stderr) = calls(&["--etcd", &url], 30).await;
+    assert_eq!((code, answered), (Some(0), 30), "{stderr}");
+    assert_eq!(
+        replicas[0].answered().await,
+        before,
+        "the drained replica got nothing"
+    );
+
+    // With none registered, the client says so.
+    for replica in &mut replicas[1..] {
+        replica.drain().await;
+    }
+    let (code, _, stderr) = calls(&["--etcd", &url], 1).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no replica found"), "{stderr}");
+}

@@ -1,0 +1,136 @@
+//! Registration in etcd, for clients that discover replicas there: the replica puts its
+//! address under a prefix with a lease, keeps the lease alive while it serves, and revokes
+//! it when it drains, so the key disappears at once (or, if the process dies, when the
+//! lease expires). Speaks etcd's v3 JSON gateway (`/v3/...`) over HTTP.
+
+use std::time::Duration;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Seconds a lease lives without a keep-alive: how long a crashed replica stays listed.
+const LEASE_TTL_SECS: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+#[error("etcd at {endpoint}: {reason}")]
+pub struct RegistryError {
+    endpoint: String,
+    reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    http: reqwest::Client,
+    endpoint: String,
+    key: String,
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Grant {
+    #[serde(rename = "ID")]
+    id: String,
+}
+
+impl Registration {
+    /// `endpoint` is etcd's client URL; the key is `prefix` + `address`.
+    pub fn new(endpoint: &str, prefix: &str, address: String) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            key: format!("{prefix}{address}"),
+            address,
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, RegistryError> {
+        let fail = |reason: String| RegistryError {
+            endpoint: self.endpoint.clone(),
+            reason,
+        };
+        let response = self
+            .http
+            .post(format!("{}{path}", self.endpoint))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        let status = response.status();
+        let value: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        if status.is_success() && value.get("error").is_none() {
+            Ok(value)
+        } else {
+            Err(fail(format!("{status}: {value}")))
+        }
+    }
+
+    /// Puts the address under a new lease; returns the lease.
+    pub async fn register(&self) -> Result<String, RegistryError> {
+        let grant = self
+            .post("/v3/lease/grant", json!({ "TTL": LEASE_TTL_SECS }))
+            .await?;
+        let lease = serde_json::from_value::<Grant>(grant)
+            .map_err(|error| RegistryError {
+                endpoint: self.endpoint.clone(),
+                reason: error.to_string(),
+            })?
+            .id;
+        self.post(
+            "/v3/kv/put",
+            json!({
+                "key": STANDARD.encode(&self.key),
+                "value": STANDARD.encode(&self.address),
+                "lease": lease,
+            }),
+        )
+        .await?;
+        Ok(lease)
+    }
+
+    /// Keeps the registration alive until `stop`, registering again if the lease was
+    /// lost (etcd restarted, the network was down longer than the lease); then revokes it.
+    pub async fn maintain(self, mut lease: String, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(Duration::from_secs(LEASE_TTL_SECS / 3));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = stop.cancelled() => break,
+            }
+            let alive = self
+                .post("/v3/lease/keepalive", json!({ "ID": lease }))
+                .await
+                .is_ok_and(|answer| {
+                    answer["result"]["TTL"]
+                        .as_str()
+                        .is_some_and(|ttl| ttl != "0")
+                });
+            if !alive {
+                match self.register().await {
+                    Ok(new) => {
+                        tracing::info!(key = %self.key, "registered in etcd again");
+                        lease = new;
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot renew the etcd registration"),
+                }
+            }
+        }
+        match self.post("/v3/lease/revoke", json!({ "ID": lease })).await {
+            Ok(_) => tracing::info!(key = %self.key, "deregistered from etcd"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot deregister from etcd; the lease will expire")
+            }
+        }
+    }
+}
