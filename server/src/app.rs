@@ -281,6 +281,7 @@ impl App {
                 max_streams: config.max_streams_per_connection,
                 max_header_bytes: config.max_header_bytes,
                 handshake_timeout: Duration::from_secs(10),
+                idle_timeout: config.idle_timeout,
             },
         })
     }

@@ -141,6 +141,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(4096..=1024 * 1024))]
     pub max_header_bytes: u32,
 
+    /// A connection with no call running for this long is closed (1s to 1h), e.g. `5m`.
+    #[arg(long, env = "SERVER_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
+
     /// Calls in flight on the whole server, streams included (1 to 1,000,000); more get
     /// RESOURCE_EXHAUSTED at once.
     #[arg(long, env = "SERVER_MAX_IN_FLIGHT", default_value_t = 50_000,
@@ -207,6 +211,7 @@ impl Config {
             max_streams_per_connection: 200,
             max_header_bytes: 16 * 1024,
             max_in_flight: 50_000,
+            idle_timeout: Duration::from_secs(300),
             etcd: None,
             etcd_prefix: "/grpc-browser/replicas/".into(),
             advertise: None,
@@ -318,6 +323,15 @@ fn parse_log_filter(value: &str) -> Result<String, String> {
 fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value)
         .map_err(|error| format!("'{value}': {error}; expected e.g. `500ms`, `2s` or `1m`"))
+}
+
+fn parse_idle_timeout(value: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(value)?;
+    if (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!("'{value}': expected a duration from 1s to 1h"))
+    }
 }
 
 fn parse_heartbeat(value: &str) -> Result<Duration, String> {

@@ -1,18 +1,29 @@
 //! Accepting connections: plain TCP or TLS, HTTP/1.1 or HTTP/2 on each (detected, and
 //! offered by ALPN under TLS), with the transport limits applied, until shutdown; then
 //! every connection is asked to finish (HTTP/2 GOAWAY, HTTP/1.1 close after the response).
+//! A connection with no call running for the idle timeout is closed the same way.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use axum::{Router, extract::ConnectInfo};
+use axum::{Router, body::Body, extract::ConnectInfo};
+use bytes::Bytes;
+use http_body::Frame;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    server::conn::auto,
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// The limits of one connection.
@@ -24,6 +35,8 @@ pub struct ConnectionLimits {
     pub max_header_bytes: u32,
     /// A TLS handshake, or an HTTP/1.1 request's headers, must arrive within this.
     pub handshake_timeout: Duration,
+    /// A connection with no call running for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `stop` resolves, then lets open connections finish.
@@ -48,7 +61,8 @@ pub async fn serve(
         // Finds peers that vanished without closing (a dead NAT entry, a pulled cable).
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
-    let graceful = GracefulShutdown::new();
+    let closing = CancellationToken::new();
+    let connections = TaskTracker::new();
     let tls = tls.map(TlsAcceptor::from);
 
     tokio::pin!(stop);
@@ -66,21 +80,38 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
         let service = TowerToHyperService::new(tower::service_fn({
-            let router = router.clone();
+            let (router, activity) = (router.clone(), activity.clone());
             move |mut request: http::Request<Incoming>| {
                 // What `axum::serve` would add: the peer, for the access log.
                 request.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(request)
+                let call = activity.begin();
+                let response = router.clone().oneshot(request);
+                async move {
+                    let response = response.await?;
+                    // The call lasts until its response body ends (streams included).
+                    Ok::<_, Infallible>(
+                        response.map(|body| Body::new(Tracked { body, _call: call })),
+                    )
+                }
             }
         }));
-        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
-        tokio::spawn(async move {
-            let result = match tls {
+        let (builder, closing, tls) = (builder.clone(), closing.clone(), tls.clone());
+        let idle_timeout = limits.idle_timeout;
+        connections.spawn(async move {
+            match tls {
                 None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
+                    drive(
+                        &builder,
+                        stream,
+                        service,
+                        &closing,
+                        &activity,
+                        idle_timeout,
+                        peer,
+                    )
+                    .await
                 }
                 Some(acceptor) => {
                     let stream = match tokio::time::timeout(
@@ -99,16 +130,133 @@ pub async fn serve(
                             return;
                         }
                     };
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
+                    drive(
+                        &builder,
+                        stream,
+                        service,
+                        &closing,
+                        &activity,
+                        idle_timeout,
+                        peer,
+                    )
+                    .await;
                 }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    closing.cancel();
+    connections.close();
+    connections.wait().await;
+}
+
+/// Serves one connection until it ends, or until the server stops or the connection has
+/// been idle (no call running) for `idle_timeout`; then it is closed gracefully: HTTP/2
+/// sends GOAWAY and finishes its streams, HTTP/1.1 closes after the response in progress.
+async fn drive<I, S>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: S,
+    closing: &CancellationToken,
+    activity: &Activity,
+    idle_timeout: Duration,
+    peer: std::net::SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    S: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            return;
+        }
+        () = closing.cancelled() => {}
+        () = activity.idle_for(idle_timeout) => {
+            tracing::debug!(%peer, ?idle_timeout, "closing an idle connection");
+        }
+    }
+    connection.as_mut().graceful_shutdown();
+    if let Err(error) = connection.await {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// The calls running on one connection, and since when none has been.
+#[derive(Debug, Clone)]
+struct Activity(Arc<Mutex<(usize, Instant)>>);
+
+impl Activity {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new((0, Instant::now()))))
+    }
+
+    fn begin(&self) -> Call {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+        Call(self.clone())
+    }
+
+    /// Resolves once no call has run for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let (running, since) = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let wait = if running == 0 {
+                match timeout.checked_sub(since.elapsed()) {
+                    None | Some(Duration::ZERO) => return,
+                    Some(left) => left,
+                }
+            } else {
+                timeout
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// One running call; its end is recorded when dropped.
+#[derive(Debug)]
+struct Call(Activity);
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let mut state = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 -= 1;
+        state.1 = Instant::now();
+    }
+}
+
+/// A response body that keeps its call counted until it ends or is dropped.
+struct Tracked {
+    body: Body,
+    _call: Call,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -376,3 +376,52 @@ async fn each_client_may_change_state_only_so_often() {
             .expect("not a state change");
     }
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_but_not_those_with_a_call_running() {
+    use proto::weather::v1::{
+        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|config| {
+        config.idle_timeout = std::time::Duration::from_millis(300);
+        config.live_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+
+    // An HTTP/1.1 connection, one request, then nothing: the server closes it.
+    let mut socket = TcpStream::connect(app.address).await.expect("connect");
+    socket
+        .write_all(b"GET /nothing HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .expect("write");
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(crate::helpers::PATIENCE, socket.read_to_end(&mut received))
+        .await
+        .expect("the server closes the idle connection");
+    assert!(closed.is_ok());
+    assert!(
+        received.starts_with(b"HTTP/1.1 404"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+
+    // A stream open with nothing to send for longer than the idle timeout stays open.
+    let mut stream = WeatherServiceClient::new(app.native_channel().await)
+        .watch_conditions(WatchConditionsRequest {
+            city_id: "oslo-no".into(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    stream
+        .message()
+        .await
+        .expect("no error")
+        .expect("first reading");
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(1), stream.message()).await;
+    assert!(
+        waited.is_err(),
+        "still open and quiet after 1 s: {waited:?}"
+    );
+}
