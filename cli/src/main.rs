@@ -4,7 +4,6 @@
 
 mod args;
 mod calls;
-mod discovery;
 mod metadata;
 mod output;
 
@@ -17,10 +16,11 @@ use tonic::{
     transport::{Certificate, ClientTlsConfig, Endpoint},
 };
 
+use cli::discovery::{self, Source};
+
 use crate::{
     args::{Cli, Options},
     calls::Calls,
-    discovery::Source,
     metadata::CallMetadata,
     output::Printer,
 };

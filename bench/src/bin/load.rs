@@ -1,4 +1,5 @@
-//! A load tool for gRPC and gRPC-Web (think ghz): calls one method over native gRPC,
+//! A load tool for gRPC and gRPC-Web (think ghz): calls any method of the project's protos
+//! (`--method package.Service/Method --data JSON`, or a preset `--call`) over native gRPC,
 //! gRPC-Web on HTTP/1.1 or gRPC-Web on HTTP/2, as fast as possible or at a fixed rate,
 //! with a given concurrency and number of connections, for a duration or a count, after a
 //! warm-up; prints throughput, errors by code and latency percentiles (HDR histogram), and
@@ -23,13 +24,12 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use proto::{
-    demo::{PredictRequest, my_service_client::MyServiceClient},
-    greeter::{HelloRequest, HelloStreamRequest, greeter_client::GreeterClient},
-};
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tonic::{
     Code,
     client::GrpcService,
+    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::{Channel, Endpoint},
 };
 use tonic_web::{GrpcWebCall, GrpcWebClientLayer, GrpcWebClientService};
@@ -44,8 +44,16 @@ struct Args {
     target: String,
     #[arg(long, value_enum, default_value_t = Transport::Grpc)]
     transport: Transport,
-    #[arg(long, value_enum, default_value_t = Call::Predict)]
+    /// A preset call; --method and --data name any other.
+    #[arg(long, value_enum, default_value_t = Call::Predict, conflicts_with = "method")]
     call: Call,
+    /// Any method of the project's protos, e.g. `weather.v1.WeatherService/GetForecast`.
+    /// Unary and server streaming; a client or bidi stream sends the one message.
+    #[arg(long, requires = "data")]
+    method: Option<String>,
+    /// The request message in protobuf's JSON mapping, e.g. `{"cityId": "oslo-no"}`.
+    #[arg(long)]
+    data: Option<String>,
     /// Calls in flight at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
@@ -101,6 +109,10 @@ struct Tally {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let target = Arc::new(match (&args.method, &args.data) {
+        (Some(method), Some(data)) => Target::new(method, data)?,
+        _ => Target::preset(args.call),
+    });
     let channels = connect(&args).await?;
     let tally = Arc::new(Mutex::new(Tally {
         latencies: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
@@ -137,7 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Arc::clone(&stop),
         );
         let permits = permits.clone();
-        let call = args.call;
+        let target = Arc::clone(&target);
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if let Some(permits) = &permits
@@ -147,8 +159,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let started = Instant::now();
                 let outcome = match &channel {
-                    Connection::Native(channel) => one(channel.clone(), call).await,
-                    Connection::Web(channel) => one((**channel).clone(), call).await,
+                    Connection::Native(channel) => one(channel.clone(), &target).await,
+                    Connection::Web(channel) => one((**channel).clone(), &target).await,
                 };
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
@@ -195,7 +207,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for worker in workers {
         worker.abort();
     }
-    report(&args, &tally, elapsed);
+    report(&args, &target, &tally, elapsed);
     Ok(())
 }
 
@@ -253,8 +265,101 @@ fn connector() -> HttpConnector {
     connector
 }
 
+/// A method to call, resolved in the project's descriptors, with its request.
+#[derive(Debug, Clone)]
+struct Target {
+    path: http::uri::PathAndQuery,
+    request: DynamicMessage,
+    response: MessageDescriptor,
+    server_streaming: bool,
+}
+
+impl Target {
+    fn new(method: &str, data: &str) -> Result<Self, String> {
+        let pool = DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())?;
+        let method = method.trim_start_matches('/');
+        let (service, name) = method
+            .split_once('/')
+            .ok_or_else(|| format!("--method '{method}': expected package.Service/Method"))?;
+        let found = pool
+            .get_service_by_name(service)
+            .and_then(|service| service.methods().find(|m| m.name() == name))
+            .ok_or_else(|| format!("--method '{method}': not in the project's protos"))?;
+        let mut json = serde_json::Deserializer::from_str(data);
+        let request = DynamicMessage::deserialize(found.input(), &mut json)
+            .map_err(|error| format!("--data: {error}"))?;
+        Ok(Self {
+            path: format!("/{service}/{name}")
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| e.to_string())?,
+            request,
+            response: found.output(),
+            server_streaming: found.is_server_streaming(),
+        })
+    }
+
+    fn preset(call: Call) -> Self {
+        let (method, data) = match call {
+            Call::Predict => ("demo.MyService/Predict", r#"{"prompt": "World111"}"#),
+            Call::SayHello => ("Greeter/SayHello", r#"{"name": "Ada"}"#),
+            Call::Stream => ("Greeter/SayHelloStream", r#"{"name": "Ada", "count": 100}"#),
+        };
+        Self::new(method, data).expect("the presets name real methods")
+    }
+}
+
+/// Encodes and decodes messages known only at run time.
+#[derive(Debug, Clone)]
+struct DynamicCodec(MessageDescriptor);
+
+#[derive(Debug)]
+struct DynamicEncoder;
+
+#[derive(Debug)]
+struct DynamicDecoder(MessageDescriptor);
+
+impl Codec for DynamicCodec {
+    type Encode = DynamicMessage;
+    type Decode = DynamicMessage;
+    type Encoder = DynamicEncoder;
+    type Decoder = DynamicDecoder;
+
+    fn encoder(&mut self) -> DynamicEncoder {
+        DynamicEncoder
+    }
+
+    fn decoder(&mut self) -> DynamicDecoder {
+        DynamicDecoder(self.0.clone())
+    }
+}
+
+impl Encoder for DynamicEncoder {
+    type Item = DynamicMessage;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: DynamicMessage,
+        dst: &mut EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        item.encode(dst)
+            .map_err(|error| tonic::Status::internal(error.to_string()))
+    }
+}
+
+impl Decoder for DynamicDecoder {
+    type Item = DynamicMessage;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, tonic::Status> {
+        DynamicMessage::decode(self.0.clone(), src)
+            .map(Some)
+            .map_err(|error| tonic::Status::internal(error.to_string()))
+    }
+}
+
 /// One call; the number of response messages, or the failure's code.
-async fn one<T>(transport: T, call: Call) -> Result<u64, Code>
+async fn one<T>(transport: T, target: &Target) -> Result<u64, Code>
 where
     T: GrpcService<tonic::body::Body> + Send,
     T::Error: Into<tonic::codegen::StdError>,
@@ -263,48 +368,35 @@ where
     T::Future: Send,
 {
     let origin = ORIGIN.get().cloned().unwrap_or_default();
-    match call {
-        Call::Predict => {
-            MyServiceClient::with_origin(transport, origin)
-                .predict(PredictRequest {
-                    prompt: "World111".into(),
-                })
-                .await
-                .map_err(|status| status.code())?;
-            Ok(1)
+    let mut grpc = tonic::client::Grpc::with_origin(transport, origin);
+    grpc.ready().await.map_err(|_| Code::Unavailable)?;
+    let codec = DynamicCodec(target.response.clone());
+    let request = tonic::Request::new(target.request.clone());
+    if target.server_streaming {
+        let mut stream = grpc
+            .server_streaming(request, target.path.clone(), codec)
+            .await
+            .map_err(|status| status.code())?
+            .into_inner();
+        let mut messages = 0;
+        while stream
+            .message()
+            .await
+            .map_err(|status| status.code())?
+            .is_some()
+        {
+            messages += 1;
         }
-        Call::SayHello => {
-            GreeterClient::with_origin(transport, origin)
-                .say_hello(HelloRequest { name: "Ada".into() })
-                .await
-                .map_err(|status| status.code())?;
-            Ok(1)
-        }
-        Call::Stream => {
-            let mut stream = GreeterClient::with_origin(transport, origin)
-                .say_hello_stream(HelloStreamRequest {
-                    name: "Ada".into(),
-                    count: 100,
-                    interval_ms: 0,
-                })
-                .await
-                .map_err(|status| status.code())?
-                .into_inner();
-            let mut messages = 0;
-            while stream
-                .message()
-                .await
-                .map_err(|status| status.code())?
-                .is_some()
-            {
-                messages += 1;
-            }
-            Ok(messages)
-        }
+        Ok(messages)
+    } else {
+        grpc.unary(request, target.path.clone(), codec)
+            .await
+            .map_err(|status| status.code())?;
+        Ok(1)
     }
 }
 
-fn report(args: &Args, tally: &Tally, elapsed: f64) {
+fn report(args: &Args, target: &Target, tally: &Tally, elapsed: f64) {
     let Some(latencies) = &tally.latencies else {
         return;
     };
@@ -312,8 +404,8 @@ fn report(args: &Args, tally: &Tally, elapsed: f64) {
     let errors: u64 = tally.errors.values().sum();
     let ms = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1000.0;
     println!(
-        "{:?} {:?}, concurrency {}, {} connection(s), {:.1} s",
-        args.call, args.transport, args.concurrency, args.connections, elapsed
+        "{} {:?}, concurrency {}, {} connection(s), {:.1} s",
+        target.path, args.transport, args.concurrency, args.connections, elapsed
     );
     println!(
         "  calls: {ok} ok, {errors} failed; {:.0} calls/s; {:.0} messages/s",
@@ -334,7 +426,7 @@ fn report(args: &Args, tally: &Tally, elapsed: f64) {
         println!(
             "{}",
             serde_json::json!({
-                "call": format!("{:?}", args.call),
+                "method": target.path.to_string(),
                 "transport": format!("{:?}", args.transport),
                 "concurrency": args.concurrency,
                 "connections": args.connections,

@@ -425,3 +425,55 @@ async fn idle_connections_are_closed_but_not_those_with_a_call_running() {
         "still open and quiet after 1 s: {waited:?}"
     );
 }
+
+#[tokio::test]
+async fn responses_past_the_limit_are_resource_exhausted_too() {
+    use proto::demo::{PredictRequest, my_service_client::MyServiceClient};
+    let app = spawn_app_with(|config| config.max_message_bytes = 1024).await;
+    let mut client = MyServiceClient::new(app.native_channel().await);
+    // The request fits (1,015 characters); the reply, "Hello, …!", does not.
+    let status = client
+        .predict(PredictRequest {
+            prompt: "x".repeat(1015),
+        })
+        .await
+        .expect_err("the reply is over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|config| config.max_header_bytes = 4096).await;
+    // HTTP/1.1 (gRPC-Web): 431 Request Header Fields Too Large.
+    let mut socket = TcpStream::connect(app.address).await.expect("connect");
+    let big = "x".repeat(20_000);
+    socket
+        .write_all(format!("GET / HTTP/1.1\r\nhost: test\r\nx-big: {big}\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(crate::helpers::PATIENCE, socket.read_to_end(&mut received)).await;
+    assert!(
+        received.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+
+    // HTTP/2 (native gRPC): the call is refused, the server stays up.
+    let mut client = GreeterClient::new(app.native_channel().await);
+    let mut request = tonic::Request::new(HelloRequest { name: "big".into() });
+    request
+        .metadata_mut()
+        .insert("x-big", "y".repeat(20_000).parse().expect("ascii"));
+    client
+        .say_hello(request)
+        .await
+        .expect_err("headers over the limit");
+    client
+        .say_hello(HelloRequest {
+            name: "small".into(),
+        })
+        .await
+        .expect("the server still answers");
+}
