@@ -19,15 +19,18 @@ pub fn build_frontend(tools: &Tools) -> Result<PathBuf, String> {
 /// Builds the release server with the web app (just built into dist/) inside it.
 fn build_server(tools: &Tools) -> Result<PathBuf, String> {
     say(
-        "building the server with the web app built in (cargo build --release -p server --features embed-frontend)",
+        "building the server with the web app built in, and the CLI \
+         (cargo build --release -p server -p cli --features server/embed-frontend)",
     );
     run_command(cargo().args([
         "build",
         "--release",
         "-p",
         "server",
+        "-p",
+        "cli",
         "--features",
-        "embed-frontend",
+        "server/embed-frontend",
     ]))?;
     Ok(target_dir(&tools.root).join("release/server"))
 }
