@@ -161,6 +161,29 @@ async fn start_etcd(dir: &std::path::Path) -> (Child, String) {
     panic!("etcd did not start");
 }
 
+/// How many replicas etcd lists under the default prefix.
+async fn registered(url: &str) -> usize {
+    use base64::Engine as _;
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/v3/kv/range"))
+        .json(&serde_json::json!({
+            "key": encode("/grpc-browser/replicas/"),
+            "range_end": encode("/grpc-browser/replicas0"),
+            "count_only": true,
+        }))
+        .send()
+        .await
+        .expect("etcd answers")
+        .json()
+        .await
+        .expect("JSON");
+    answer["count"]
+        .as_str()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test]
 async fn a_static_list_spreads_the_calls_and_skips_a_dead_replica() {
     let replicas = [Replica::start(None).await, Replica::start(None).await];
@@ -190,6 +213,15 @@ async fn replicas_found_in_etcd_share_the_calls_and_a_drained_one_leaves() {
     let mut replicas = Vec::new();
     for _ in 0..3 {
         replicas.push(Replica::start(Some(&url)).await);
+    }
+    // Each registers as it starts serving: wait until etcd lists all three.
+    let started = Instant::now();
+    while registered(&url).await < 3 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the replicas registered in etcd"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     let (code, answered, stderr) = calls(&["--etcd", &url], 60).await;
