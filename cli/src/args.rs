@@ -61,13 +61,14 @@ pub struct Options {
         env = "CLIENT_SERVERS",
         value_delimiter = ',',
         global = true,
-        conflicts_with = "etcd"
+        conflicts_with = "etcd",
+        value_parser = parse_host_port
     )]
     pub servers: Vec<String>,
 
     /// Discover replicas in etcd (its client URL, e.g. `http://127.0.0.1:2379`) and
     /// balance the calls over them; replicas that leave are dropped. Plain HTTP/2.
-    #[arg(long, env = "CLIENT_ETCD", global = true)]
+    #[arg(long, env = "CLIENT_ETCD", global = true, value_parser = parse_http_url)]
     pub etcd: Option<String>,
 
     /// The key prefix replicas register under in etcd.
@@ -302,6 +303,26 @@ pub enum FilesCommand {
     },
 }
 
+fn parse_host_port(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_owned())
+        }
+        _ => Err("expected HOST:PORT, e.g. `replica-1:50051`".into()),
+    }
+}
+
+fn parse_http_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() => Ok(value.trim_end_matches('/').to_owned()),
+        _ => Err("expected http://HOST:PORT, e.g. `http://127.0.0.1:2379`".into()),
+    }
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value)
         .map_err(|error| format!("{error}; expected e.g. `500ms`, `2s` or `1m`"))
@@ -357,6 +378,12 @@ mod tests {
                 .expect_err("space")
                 .contains("not a valid")
         );
+        assert!(parse_host_port("replica-1").is_err());
+        assert_eq!(
+            parse_host_port("replica-1:50051").as_deref(),
+            Ok("replica-1:50051")
+        );
+        assert!(parse_http_url("localhost:2379").is_err());
         assert!(
             parse_header("x-bin:1")
                 .expect_err("binary")

@@ -28,7 +28,10 @@ use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::metrics::{CallGauge, Metrics};
+use crate::{
+    body,
+    metrics::{CallGauge, Metrics},
+};
 
 pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -51,13 +54,15 @@ pub async fn log_call(
     let method = request.uri().path().to_owned();
     let request_bytes = Arc::new(AtomicU64::new(0));
     let request = request.map(|body| {
-        Body::new(CountedBody {
-            inner: body,
-            bytes: Arc::clone(&request_bytes),
+        let bytes = Arc::clone(&request_bytes);
+        body::on_frame(body, move |frame| {
+            if let Some(data) = frame.data_ref() {
+                bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
         })
     });
     let call = Call {
-        gauge: metrics.started(&method),
+        _gauge: metrics.started(&method),
         metrics,
         request_bytes,
         response_bytes: 0,
@@ -109,8 +114,7 @@ fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
 struct Call {
     metrics: Metrics,
     /// Held for the call's life: dropping it ends the in-flight count.
-    #[allow(dead_code)]
-    gauge: CallGauge,
+    _gauge: CallGauge,
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
     method: String,
@@ -185,38 +189,6 @@ impl http_body::Body for LoggedBody {
 
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()
-    }
-}
-
-/// Passes a request body through, counting its bytes.
-struct CountedBody {
-    inner: Body,
-    bytes: Arc<AtomicU64>,
-}
-
-impl http_body::Body for CountedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

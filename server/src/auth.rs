@@ -13,7 +13,6 @@
 use std::sync::Arc;
 
 use axum::{
-    body::Body,
     extract::{Request, State},
     middleware::Next,
     response::Response,
@@ -27,6 +26,7 @@ use subtle::ConstantTimeEq;
 use tonic::{Status, server::NamedService};
 
 use crate::{
+    body::status_response,
     error::ApiError,
     services::{ChatService, FileService},
 };
@@ -102,10 +102,7 @@ pub async fn require_token(State(auth): State<Auth>, request: Request, next: Nex
         .map(|value| value.as_bytes());
     match auth.check(request.uri().path(), authorization) {
         Ok(()) => next.run(request).await,
-        Err(error) => {
-            let (parts, ()) = Status::from(error).into_http::<()>().into_parts();
-            Response::from_parts(parts, Body::empty())
-        }
+        Err(error) => status_response(Status::from(error)),
     }
 }
 

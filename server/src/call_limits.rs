@@ -9,26 +9,24 @@
 use std::{
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{
-    body::Body,
     extract::{ConnectInfo, Request, State},
     middleware::Next,
     response::Response,
 };
-use bytes::Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
-use http_body::Frame;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::auth;
+use crate::{
+    auth,
+    body::{self, status_response},
+};
 
 #[derive(Debug, Clone)]
 pub struct CallLimits {
@@ -79,49 +77,16 @@ impl CallLimits {
 /// Middleware (`axum::middleware::from_fn_with_state`).
 pub async fn enforce(State(limits): State<CallLimits>, request: Request, next: Next) -> Response {
     if let Err(status) = limits.check_rate(&request) {
-        return refuse(status);
+        return status_response(status);
     }
     let Ok(permit) = Arc::clone(&limits.in_flight).try_acquire_owned() else {
-        return refuse(Status::resource_exhausted(format!(
+        return status_response(Status::resource_exhausted(format!(
             "the server is at its limit of {} calls in flight; try again shortly",
             limits.max_in_flight
         )));
     };
-    next.run(request).await.map(|inner| {
-        Body::new(Holding {
-            inner,
-            _permit: permit,
-        })
-    })
-}
-
-fn refuse(status: Status) -> Response {
-    let (parts, ()) = status.into_http::<()>().into_parts();
-    Response::from_parts(parts, Body::empty())
-}
-
-/// A response body that keeps its call's in-flight slot until it ends or is dropped.
-struct Holding {
-    inner: Body,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl http_body::Body for Holding {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
+    // The call keeps its slot until its response ends (streams included).
+    next.run(request)
+        .await
+        .map(|body| body::holding(body, permit))
 }

@@ -159,7 +159,7 @@ pub struct Config {
 
     /// etcd to register this replica in (its client URL, e.g. `http://127.0.0.1:2379`), so
     /// clients can discover it; deregistered when draining.
-    #[arg(long, env = "SERVER_ETCD")]
+    #[arg(long, env = "SERVER_ETCD", value_parser = parse_base_url)]
     pub etcd: Option<String>,
 
     /// The key prefix replicas register under; each key is the prefix and the address.
@@ -172,7 +172,7 @@ pub struct Config {
 
     /// The address clients should call this replica at (`host:port`), for etcd. Default:
     /// the address it listens on, when that is a specific one.
-    #[arg(long, env = "SERVER_ADVERTISE")]
+    #[arg(long, env = "SERVER_ADVERTISE", value_parser = parse_host_port)]
     pub advertise: Option<String>,
 
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
@@ -343,6 +343,17 @@ fn parse_heartbeat(value: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_host_port(value: &str) -> Result<String, String> {
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_owned())
+        }
+        _ => Err(format!(
+            "'{value}': expected HOST:PORT, e.g. `replica-1:50051`"
+        )),
+    }
+}
+
 fn parse_base_url(value: &str) -> Result<String, String> {
     let url = value.trim_end_matches('/');
     let rest = url
@@ -351,7 +362,8 @@ fn parse_base_url(value: &str) -> Result<String, String> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
         _ => Err(format!(
-            "'{value}': expected an http:// or https:// base URL, e.g. `https://api.open-meteo.com`"
+            "'{value}': expected an http:// or https:// base URL, e.g. `https://api.open-meteo.com` \
+             or `http://127.0.0.1:2379`"
         )),
     }
 }
@@ -407,6 +419,10 @@ mod tests {
         assert!(error.to_string().contains("100ms to 1h"), "{error}");
         let error = parse(&["--static-dir", "/nonexistent"]).expect_err("no index.html");
         assert!(error.to_string().contains("index.html"), "{error}");
+        let error = parse(&["--etcd", "localhost:2379"]).expect_err("no scheme");
+        assert!(error.to_string().contains("http://"), "{error}");
+        let error = parse(&["--advertise", "replica-1"]).expect_err("no port");
+        assert!(error.to_string().contains("HOST:PORT"), "{error}");
         let error = parse(&["--auth-token", "has space"]).expect_err("not a header value");
         assert!(error.to_string().contains("visible ASCII"), "{error}");
         assert!(

@@ -5,15 +5,11 @@
 
 use std::{
     convert::Infallible,
-    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{Router, body::Body, extract::ConnectInfo};
-use bytes::Bytes;
-use http_body::Frame;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -23,7 +19,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// The limits of one connection.
@@ -91,36 +87,20 @@ pub async fn serve(
                 async move {
                     let response = response.await?;
                     // The call lasts until its response body ends (streams included).
-                    Ok::<_, Infallible>(
-                        response.map(|body| Body::new(Tracked { body, _call: call })),
-                    )
+                    Ok::<_, Infallible>(response.map(|body| crate::body::holding(body, call)))
                 }
             }
         }));
         let (builder, closing, tls) = (builder.clone(), closing.clone(), tls.clone());
         let idle_timeout = limits.idle_timeout;
         connections.spawn(async move {
-            match tls {
-                None => {
-                    drive(
-                        &builder,
-                        stream,
-                        service,
-                        &closing,
-                        &activity,
-                        idle_timeout,
-                        peer,
-                    )
-                    .await
-                }
+            let io = match tls {
+                None => Either::Left(stream),
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        limits.handshake_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
+                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
+                        .await
                     {
-                        Ok(Ok(stream)) => stream,
+                        Ok(Ok(stream)) => Either::Right(stream),
                         Ok(Err(error)) => {
                             tracing::debug!(%peer, %error, "TLS handshake failed");
                             return;
@@ -129,19 +109,19 @@ pub async fn serve(
                             tracing::debug!(%peer, "TLS handshake timed out");
                             return;
                         }
-                    };
-                    drive(
-                        &builder,
-                        stream,
-                        service,
-                        &closing,
-                        &activity,
-                        idle_timeout,
-                        peer,
-                    )
-                    .await;
+                    }
                 }
-            }
+            };
+            drive(
+                &builder,
+                io,
+                service,
+                &closing,
+                &activity,
+                idle_timeout,
+                peer,
+            )
+            .await;
         });
     }
     drop(listener);
@@ -232,31 +212,5 @@ impl Drop for Call {
         let mut state = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
         state.0 -= 1;
         state.1 = Instant::now();
-    }
-}
-
-/// A response body that keeps its call counted until it ends or is dropped.
-struct Tracked {
-    body: Body,
-    _call: Call,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
     }
 }

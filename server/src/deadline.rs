@@ -38,10 +38,7 @@ pub async fn enforce(request: Request, next: Next) -> Response {
             })
         }),
         Err(_) => {
-            let (parts, ()) = tonic::Status::deadline_exceeded("deadline exceeded")
-                .into_http::<()>()
-                .into_parts();
-            Response::from_parts(parts, Body::empty())
+            crate::body::status_response(tonic::Status::deadline_exceeded("deadline exceeded"))
         }
     }
 }

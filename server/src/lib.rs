@@ -5,6 +5,7 @@
 pub mod access_log;
 pub mod app;
 mod auth;
+mod body;
 mod call_limits;
 pub mod chat;
 pub mod config;

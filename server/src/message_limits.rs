@@ -3,15 +3,10 @@
 //! middleware rewrites that one status, in headers (trailers-only responses) or trailers,
 //! and leaves every other status alone.
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-};
-
-use axum::{body::Body, extract::Request, middleware::Next, response::Response};
-use bytes::Bytes;
+use axum::{extract::Request, middleware::Next, response::Response};
 use http::{HeaderMap, HeaderValue};
-use http_body::Frame;
+
+use crate::body;
 
 const OUT_OF_RANGE: &[u8] = b"11";
 const RESOURCE_EXHAUSTED: &str = "8";
@@ -25,7 +20,13 @@ const TONIC_TOO_LARGE: [&str; 2] = [
 pub async fn resource_exhausted(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     rewrite(response.headers_mut());
-    response.map(|inner| Body::new(Rewritten { inner }))
+    response.map(|body| {
+        body::on_frame(body, |frame| {
+            if let Some(trailers) = frame.trailers_mut() {
+                rewrite(trailers);
+            }
+        })
+    })
 }
 
 /// Turns tonic's OUT_OF_RANGE for an oversized message into RESOURCE_EXHAUSTED.
@@ -48,37 +49,6 @@ fn rewrite(headers: &mut HeaderMap) {
 /// `grpc-message` is percent-encoded; the prefixes above only need spaces and commas.
 fn percent_decoded_prefix(message: &str) -> String {
     message.replace("%20", " ").replace("%2C", ",")
-}
-
-struct Rewritten {
-    inner: Body,
-}
-
-impl http_body::Body for Rewritten {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = polled {
-            let frame = match frame.into_trailers() {
-                Ok(mut trailers) => {
-                    rewrite(&mut trailers);
-                    Frame::trailers(trailers)
-                }
-                Err(frame) => frame,
-            };
-            return Poll::Ready(Some(Ok(frame)));
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
 }
 
 #[cfg(test)]

@@ -109,10 +109,12 @@ struct Tally {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let target = Arc::new(match (&args.method, &args.data) {
+    let mut target = match (&args.method, &args.data) {
         (Some(method), Some(data)) => Target::new(method, data)?,
         _ => Target::preset(args.call),
-    });
+    };
+    target.origin = args.target.parse()?;
+    let target = Arc::new(target);
     let channels = connect(&args).await?;
     let tally = Arc::new(Mutex::new(Tally {
         latencies: Some(Histogram::new_with_bounds(1, 60_000_000, 3)?),
@@ -249,13 +251,8 @@ async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Err
             }
         });
     }
-    // gRPC-Web clients need the origin in each request: give them the target.
-    let origin: http::Uri = args.target.parse()?;
-    ORIGIN.set(origin).ok();
     Ok(connections)
 }
-
-static ORIGIN: std::sync::OnceLock<http::Uri> = std::sync::OnceLock::new();
 
 /// TCP without Nagle's delay, as browsers and tonic's own channel do: small requests go
 /// out at once instead of waiting up to 40 ms for an acknowledgement.
@@ -268,6 +265,8 @@ fn connector() -> HttpConnector {
 /// A method to call, resolved in the project's descriptors, with its request.
 #[derive(Debug, Clone)]
 struct Target {
+    /// The server: gRPC-Web requests carry it in their URI.
+    origin: http::Uri,
     path: http::uri::PathAndQuery,
     request: DynamicMessage,
     response: MessageDescriptor,
@@ -289,6 +288,7 @@ impl Target {
         let request = DynamicMessage::deserialize(found.input(), &mut json)
             .map_err(|error| format!("--data: {error}"))?;
         Ok(Self {
+            origin: http::Uri::default(),
             path: format!("/{service}/{name}")
                 .parse()
                 .map_err(|e: http::uri::InvalidUri| e.to_string())?,
@@ -367,8 +367,7 @@ where
     <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
     T::Future: Send,
 {
-    let origin = ORIGIN.get().cloned().unwrap_or_default();
-    let mut grpc = tonic::client::Grpc::with_origin(transport, origin);
+    let mut grpc = tonic::client::Grpc::with_origin(transport, target.origin.clone());
     grpc.ready().await.map_err(|_| Code::Unavailable)?;
     let codec = DynamicCodec(target.response.clone());
     let request = tonic::Request::new(target.request.clone());

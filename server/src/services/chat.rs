@@ -14,6 +14,7 @@ use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::timestamp;
 use crate::{
     chat::{Message, Rooms, Subscription},
     error::ApiError,
@@ -189,9 +190,6 @@ fn message_to_proto(message: &Message) -> pb::ChatMessage {
         room: message.room.clone(),
         author: message.author.clone(),
         text: message.text.clone(),
-        posted_at: Some(prost_types::Timestamp {
-            seconds: message.posted_at.timestamp(),
-            nanos: message.posted_at.timestamp_subsec_nanos() as i32,
-        }),
+        posted_at: Some(timestamp(message.posted_at)),
     }
 }

@@ -8,6 +8,7 @@ use proto::files::v1::{
 use tokio_util::{io::ReaderStream, sync::CancellationToken};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::timestamp;
 use crate::{
     error::ApiError,
     files::{FileStore, StoredFile},
@@ -109,9 +110,6 @@ fn to_proto(file: StoredFile) -> FileInfo {
         name: file.name,
         size: file.size,
         sha256: file.sha256,
-        uploaded_at: Some(prost_types::Timestamp {
-            seconds: file.uploaded_at.timestamp(),
-            nanos: file.uploaded_at.timestamp_subsec_nanos() as i32,
-        }),
+        uploaded_at: Some(timestamp(file.uploaded_at)),
     }
 }

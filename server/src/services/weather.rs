@@ -14,6 +14,7 @@ use tokio_stream::{StreamExt, StreamMap, wrappers::WatchStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use super::timestamp;
 use crate::{
     error::ApiError,
     shutdown::{ResponseStream, until_shutdown},
@@ -168,13 +169,20 @@ impl weather_service_server::WeatherService for WeatherService {
             .into());
         }
         let mut seen = HashSet::new();
-        let mut feeds = StreamMap::new();
+        let mut cities = Vec::with_capacity(ids.len());
         for id in &ids {
             if !seen.insert(id.as_str()) {
                 return Err(ApiError::invalid("city_ids", format!("'{id}' is named twice")).into());
             }
-            let city = self.city(id)?;
-            feeds.insert(city.id.clone(), numbered(self.subscribe(city).await?));
+            cities.push(self.city(id)?);
+        }
+        // All at once: a provider's first readings need not wait for each other.
+        let receivers =
+            futures_util::future::try_join_all(cities.iter().map(|city| self.subscribe(city)))
+                .await?;
+        let mut feeds = StreamMap::new();
+        for (city, receiver) in cities.iter().zip(receivers) {
+            feeds.insert(city.id.clone(), numbered(receiver));
         }
         let events = with_heartbeats(feeds.map(|(_, update)| update), self.heartbeat);
         Ok(Response::new(until_shutdown(
@@ -234,13 +242,6 @@ fn city_to_proto(city: &City) -> pb::City {
         population: city.population,
         ascii_name: city.ascii_name.clone(),
         region: city.region.clone(),
-    }
-}
-
-fn timestamp(at: chrono::DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 

@@ -232,16 +232,18 @@ async fn messages_past_the_limit_are_resource_exhausted() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 }
 
-#[tokio::test]
-async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
+/// `count` live-weather streams on `channel`, each past its first reading: calls that stay
+/// open, holding a stream slot and an in-flight slot each.
+async fn open_streams(
+    channel: &tonic::transport::Channel,
+    count: usize,
+) -> Vec<tonic::Streaming<proto::weather::v1::CurrentConditions>> {
     use proto::weather::v1::{
         WatchConditionsRequest, weather_service_client::WeatherServiceClient,
     };
-    let app = spawn_app_with(|config| config.max_streams_per_connection = 2).await;
-    let channel = app.native_channel().await;
     let mut client = WeatherServiceClient::new(channel.clone());
     let mut open = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..count {
         let mut stream = client
             .watch_conditions(WatchConditionsRequest {
                 city_id: "oslo-no".into(),
@@ -256,6 +258,14 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
             .expect("first reading");
         open.push(stream);
     }
+    open
+}
+
+#[tokio::test]
+async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
+    let app = spawn_app_with(|config| config.max_streams_per_connection = 2).await;
+    let channel = app.native_channel().await;
+    let mut open = open_streams(&channel, 2).await;
     // A third call on the same connection is held by HTTP/2 until a stream frees up.
     let mut greeter = GreeterClient::new(channel);
     let waiting = tokio::time::timeout(
@@ -284,28 +294,9 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
 
 #[tokio::test]
 async fn calls_past_the_in_flight_limit_are_resource_exhausted() {
-    use proto::weather::v1::{
-        WatchConditionsRequest, weather_service_client::WeatherServiceClient,
-    };
     let app = spawn_app_with(|config| config.max_in_flight = 2).await;
     let channel = app.native_channel().await;
-    let mut weather = WeatherServiceClient::new(channel.clone());
-    let mut open = Vec::new();
-    for _ in 0..2 {
-        let mut stream = weather
-            .watch_conditions(WatchConditionsRequest {
-                city_id: "oslo-no".into(),
-            })
-            .await
-            .expect("within the limit")
-            .into_inner();
-        stream
-            .message()
-            .await
-            .expect("no error")
-            .expect("first reading");
-        open.push(stream);
-    }
+    let mut open = open_streams(&channel, 2).await;
     let mut greeter = GreeterClient::new(channel);
     let status = greeter
         .say_hello(HelloRequest {
