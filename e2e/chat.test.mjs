@@ -3,7 +3,7 @@
 // its interceptor); messages reaching another open page live; the token kept across reloads.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, nextCall, openPage, startServer } from './harness.mjs';
+import { launchBrowser, nextCall, openPage, startProxy, startServer } from './harness.mjs';
 
 const TOKEN = 'e2e-chat-token-1234';
 let server;
@@ -122,4 +122,31 @@ test('the page explains why Join needs the CLI', async () => {
   const text = await page.textContent('main');
   assert.match(text, /cannot stream a request body/);
   assert.match(text, /cargo run -p cli -- chat join e2e-cli/);
+});
+
+test('a broken room stream says so and reconnects on request', async () => {
+  // Its own server behind a proxy, so the page keeps its origin when the server is replaced.
+  let own = await startServer({ args: ['--auth-token', TOKEN] });
+  const proxy = await startProxy(own.url);
+  const context = await browser.newContext();
+  try {
+    const page = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`);
+    await page.waitForSelector('#room-status:has-text("connected")');
+
+    // The server drains: the room's stream ends with UNAVAILABLE, shown with a way back.
+    await own.stop();
+    await page.waitForSelector('#room-reconnect');
+    assert.equal(await page.textContent('.chat .error-code'), 'UNAVAILABLE');
+
+    own = await startServer({ args: ['--auth-token', TOKEN] });
+    proxy.retarget(own.url);
+    await page.click('#room-reconnect');
+    await page.waitForSelector('#room-status:has-text("connected")');
+    assert.equal(await page.$('.chat .error'), null, 'the error is gone');
+    assert.deepEqual(page.pageErrors, []);
+  } finally {
+    await context.close();
+    await proxy.close();
+    await own.stop();
+  }
 });

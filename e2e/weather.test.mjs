@@ -151,6 +151,16 @@ test('the dashboard follows several cities on one stream and recovers from a ser
       { timeout: 15_000 },
     );
     assert.equal(await page.$('.tile.stale'), null);
+
+    // A city taken off the dashboard stays off, and the stream follows the one left.
+    const resubscribed = page.waitForRequest((request) => new URL(request.url()).pathname === '/weather.v1.WeatherService/Watch');
+    await page.click('.tile[data-city="lima-pe"] .remove');
+    await page.waitForSelector('.tile[data-city="lima-pe"]', { state: 'detached' });
+    const oslo = (await resubscribed).postDataBuffer().toString('latin1');
+    assert.ok(oslo.includes('oslo-no') && !oslo.includes('lima-pe'), 'the new Watch names Oslo only');
+    await page.reload();
+    await page.waitForSelector('.tile[data-city="oslo-no"]');
+    assert.equal(await page.$('.tile[data-city="lima-pe"]'), null, 'remembered across visits');
     assert.deepEqual(page.pageErrors, []);
   } finally {
     await context.close();
