@@ -1,8 +1,8 @@
 //! The load tool against a real server on 127.0.0.1:0: its JSON result counts the calls,
 //! and failures by their code.
 
-use server::{App, Config};
-use tokio::{net::TcpListener, process::Command, sync::oneshot};
+use testkit::TestServer;
+use tokio::process::Command;
 
 async fn run_load(url: &str, args: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_load"))
@@ -30,13 +30,8 @@ async fn run_load(url: &str, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test]
 async fn counts_calls_and_failures_by_code_over_each_transport() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = App::build(&Config::defaults()).expect("app");
-    let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let server = TestServer::spawn().await;
+    let url = server.url();
 
     for transport in ["grpc", "grpc-web", "grpc-web-h2"] {
         let result = run_load(&url, &["--transport", transport, "--concurrency", "4"]).await;

@@ -62,13 +62,13 @@ pub struct Options {
         value_delimiter = ',',
         global = true,
         conflicts_with = "etcd",
-        value_parser = parse_host_port
+        value_parser = flags::host_port
     )]
     pub servers: Vec<String>,
 
     /// Discover replicas in etcd (its client URL, e.g. `http://127.0.0.1:2379`) and
     /// balance the calls over them; replicas that leave are dropped. Plain HTTP/2.
-    #[arg(long, env = "CLIENT_ETCD", global = true, value_parser = parse_http_url)]
+    #[arg(long, env = "CLIENT_ETCD", global = true, value_parser = flags::http_url)]
     pub etcd: Option<String>,
 
     /// The key prefix replicas register under in etcd.
@@ -86,14 +86,14 @@ pub struct Options {
 
     /// Deadline for each call, streams included, e.g. `500ms` or `5s`. A call still running
     /// then fails with DEADLINE_EXCEEDED.
-    #[arg(long, short, value_parser = parse_duration, global = true)]
+    #[arg(long, short, value_parser = flags::duration, global = true)]
     pub deadline: Option<Duration>,
 
     /// Bearer token for the methods that change state (chat post and join), sent as
     /// `authorization: Bearer TOKEN`. Prefer the environment variable: a flag shows in the
     /// process list.
-    #[arg(long, env = "CLIENT_TOKEN", hide_env_values = true, value_parser = parse_token, global = true)]
-    pub token: Option<AsciiMetadataValue>,
+    #[arg(long, env = "CLIENT_TOKEN", hide_env_values = true, value_parser = flags::Token, global = true)]
+    pub token: Option<String>,
 
     /// Metadata sent with every call, as KEY:VALUE. Repeatable.
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE", value_parser = parse_header, global = true)]
@@ -202,7 +202,7 @@ pub enum GreeterCommand {
         #[arg(long, default_value_t = 5)]
         count: u32,
         /// Time between greetings (at most 10s).
-        #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+        #[arg(long, default_value = "500ms", value_parser = flags::duration)]
         interval: Duration,
     },
 
@@ -303,42 +303,6 @@ pub enum FilesCommand {
     },
 }
 
-fn parse_host_port(value: &str) -> Result<String, String> {
-    let value = value.trim();
-    match value.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(value.to_owned())
-        }
-        _ => Err("expected HOST:PORT, e.g. `replica-1:50051`".into()),
-    }
-}
-
-fn parse_http_url(value: &str) -> Result<String, String> {
-    let rest = value
-        .strip_prefix("http://")
-        .or_else(|| value.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() => Ok(value.trim_end_matches('/').to_owned()),
-        _ => Err("expected http://HOST:PORT, e.g. `http://127.0.0.1:2379`".into()),
-    }
-}
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value)
-        .map_err(|error| format!("{error}; expected e.g. `500ms`, `2s` or `1m`"))
-}
-
-/// The `authorization` value for a token; the token itself is not repeated in errors.
-fn parse_token(value: &str) -> Result<AsciiMetadataValue, String> {
-    let expected = "expected 1 to 256 visible ASCII characters (no spaces)";
-    if value.is_empty() || value.len() > 256 || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(expected.into());
-    }
-    format!("Bearer {value}")
-        .parse()
-        .map_err(|_| expected.to_owned())
-}
-
 fn parse_header(value: &str) -> Result<Header, String> {
     let expected = "expected KEY:VALUE, e.g. `x-request-id:abc-123`";
     let (key, value) = value.split_once(':').ok_or(expected)?;
@@ -378,12 +342,6 @@ mod tests {
                 .expect_err("space")
                 .contains("not a valid")
         );
-        assert!(parse_host_port("replica-1").is_err());
-        assert_eq!(
-            parse_host_port("replica-1:50051").as_deref(),
-            Ok("replica-1:50051")
-        );
-        assert!(parse_http_url("localhost:2379").is_err());
         assert!(
             parse_header("x-bin:1")
                 .expect_err("binary")

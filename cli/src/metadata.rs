@@ -17,14 +17,13 @@ pub struct CallMetadata {
 }
 
 impl CallMetadata {
-    /// `authorization` is the whole value (`Bearer TOKEN`).
-    pub fn new(
-        authorization: Option<AsciiMetadataValue>,
-        headers: Vec<Header>,
-        deadline: Option<Duration>,
-    ) -> Self {
+    /// `token` as `flags::Token` accepts it: visible ASCII, so always a valid value.
+    pub fn new(token: Option<String>, headers: Vec<Header>, deadline: Option<Duration>) -> Self {
         Self {
-            authorization,
+            authorization: token.map(|token| {
+                AsciiMetadataValue::try_from(format!("Bearer {token}"))
+                    .expect("a token of visible ASCII is a valid metadata value")
+            }),
             headers: headers.into(),
             deadline,
         }

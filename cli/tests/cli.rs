@@ -3,43 +3,25 @@
 
 use std::{process::Stdio, time::Duration};
 
-use server::{App, Config, weather::LiveHub};
+use server::{Config, weather::LiveHub};
+use testkit::TestServer;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt},
-    net::TcpListener,
     process::Command,
-    sync::oneshot,
 };
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-struct Server {
-    url: String,
-    hub: LiveHub,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start_server() -> Server {
+async fn start_server() -> TestServer {
     start_server_with(|_| {}).await
 }
 
-async fn start_server_with(configure: impl FnOnce(&mut Config)) -> Server {
-    let mut config = Config::defaults();
-    config.live_interval = Duration::from_millis(200);
-    configure(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = App::build(&config).expect("app");
-    let hub = app.live_hub().clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        hub,
-        _stop: stop,
-    }
+async fn start_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+    TestServer::spawn_with(|config| {
+        config.live_interval = Duration::from_millis(200);
+        configure(config);
+    })
+    .await
 }
 
 struct Run {
@@ -90,8 +72,8 @@ async fn runclient(mut command: Command, stdin: &str) -> Run {
     }
 }
 
-async fn client(server: &Server, args: &[&str], stdin: &str) -> Run {
-    client_at(&server.url, args, stdin).await
+async fn client(server: &TestServer, args: &[&str], stdin: &str) -> Run {
+    client_at(&server.url(), args, stdin).await
 }
 
 /// Fails with the whole of stderr when it lacks `text`.
@@ -321,7 +303,7 @@ async fn a_deadline_ends_a_stream_and_the_server_stops_its_work() {
 #[tokio::test]
 async fn ctrl_c_cancels_the_call_on_the_server() {
     let server = start_server().await;
-    let mut child = command(&server.url, &["weather", "watch", "paris-fr"])
+    let mut child = command(&server.url(), &["weather", "watch", "paris-fr"])
         .spawn()
         .expect("client starts");
     let mut subscribed = server.hub.producers();
@@ -420,7 +402,7 @@ async fn chat_needs_the_token_to_post_and_join_and_shows_the_room() {
 
     // The token from the environment, as the help advises.
     let mut post = command(
-        &server.url,
+        &server.url(),
         &["chat", "post", "lobby", "first!", "--author", "ada"],
     );
     post.env("CLIENT_TOKEN", TOKEN);
@@ -434,7 +416,7 @@ async fn chat_needs_the_token_to_post_and_join_and_shows_the_room() {
 
     // An interactive join: a line typed, its message printed back as the room sends it.
     let mut join = command(
-        &server.url,
+        &server.url(),
         &["--token", TOKEN, "chat", "join", "lobby", "--author", "bob"],
     );
     let mut child = join.spawn().expect("client starts");
@@ -553,7 +535,9 @@ async fn tls_with_the_servers_ca_file() {
         config.tls_dir = tls_dir.clone();
     })
     .await;
-    let url = server.url.replace("http://127.0.0.1", "https://localhost");
+    let url = server
+        .url()
+        .replace("http://127.0.0.1", "https://localhost");
     let ca = tls_dir.join("localhost.pem");
     let ca = ca.to_str().expect("utf-8 path");
 
@@ -566,9 +550,7 @@ async fn tls_with_the_servers_ca_file() {
 
     // A CA that did not sign the server's certificate: the connection is refused.
     let other = work.path().join("other");
-    let other_ca = server::tls::dev_certificate(&other)
-        .expect("another CA")
-        .cert;
+    let other_ca = server::dev_certificate(&other).expect("another CA").cert;
     let other_ca = other_ca.to_str().expect("utf-8 path");
     let run = client_at(
         &url,

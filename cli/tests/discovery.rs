@@ -7,13 +7,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use server::{App, Config};
+use testkit::TestServer;
 use tokio::{
     io::AsyncWriteExt,
     net::TcpListener,
     process::{Child, Command},
-    sync::oneshot,
-    task::JoinHandle,
 };
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -21,39 +19,21 @@ const ETCD: &str = "/usr/bin/etcd";
 
 struct Replica {
     address: String,
-    metrics: String,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: TestServer,
 }
 
 impl Replica {
     async fn start(etcd: Option<&str>) -> Self {
-        let mut config = Config::defaults();
-        config.etcd = etcd.map(str::to_owned);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address").to_string();
-        let app = App::build(&config).expect("app");
-        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let metrics = format!(
-            "http://{}/metrics",
-            metrics_listener.local_addr().expect("address")
-        );
-        tokio::spawn(axum::serve(metrics_listener, app.metrics_router()).into_future());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let server = TestServer::spawn_with(|config| config.etcd = etcd.map(str::to_owned)).await;
         Self {
-            address,
-            metrics,
-            stop: Some(stop),
+            address: server.address.to_string(),
             server,
         }
     }
 
     /// Predict calls this replica answered.
     async fn answered(&self) -> u64 {
-        let text = reqwest::get(&self.metrics)
+        let text = reqwest::get(&self.server.metrics_url)
             .await
             .expect("metrics")
             .text()
@@ -69,14 +49,7 @@ impl Replica {
 
     /// Drains it (as SIGTERM would) and waits for the end.
     async fn drain(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(PATIENCE, &mut self.server)
-            .await
-            .expect("stops")
-            .expect("joined")
-            .expect("clean stop");
+        self.server.drain().await.expect("clean stop");
     }
 }
 

@@ -3,14 +3,27 @@
 
 use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use http::HeaderValue;
+
+use crate::{
+    ops::registry::RegistrySettings,
+    transport::{
+        accept::ConnectionLimits,
+        tls::{Certificate, TlsSettings},
+    },
+    weather::open_meteo::OpenMeteoConfig,
+};
+
+/// A TLS handshake, or an HTTP/1.1 request's headers, must arrive within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One port for native gRPC, gRPC-Web and the web app.
 ///
 /// Every flag can also be set by the environment variable shown with it.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "server", version, about, long_about = None)]
+#[command(group = clap::ArgGroup::new("tls").args(["tls_cert", "tls_self_signed"]))]
 pub struct Config {
     /// Address and port to listen on. Port 0 picks a free port (printed at start).
     #[arg(long, env = "SERVER_LISTEN", default_value = "[::]:50051")]
@@ -51,13 +64,13 @@ pub struct Config {
     pub dev_cors_any_origin: bool,
 
     /// How often live weather streams push an update, e.g. `2s` or `500ms` (100ms to 1h).
-    #[arg(long, env = "SERVER_LIVE_INTERVAL", default_value = "2s", value_parser = parse_live_interval)]
+    #[arg(long, env = "SERVER_LIVE_INTERVAL", default_value = "2s", value_parser = flags::duration_in(Duration::from_millis(100)..=Duration::from_secs(3600)))]
     pub live_interval: Duration,
 
     /// Bearer token required by the methods that change state (posting to a chat room).
     /// Without it they are open to anyone. Prefer the environment variable: a flag shows in
     /// the process list.
-    #[arg(long, env = "SERVER_AUTH_TOKEN", hide_env_values = true, value_parser = SecretParser)]
+    #[arg(long, env = "SERVER_AUTH_TOKEN", hide_env_values = true, value_parser = flags::Token)]
     pub auth_token: Option<String>,
 
     /// Directory that uploaded files are kept in; created on the first upload.
@@ -76,25 +89,25 @@ pub struct Config {
 
     /// Base URL of the Open-Meteo API (another instance, or a test double).
     #[arg(long, env = "SERVER_OPEN_METEO_URL", default_value = "https://api.open-meteo.com",
-          value_parser = parse_base_url)]
+          value_parser = flags::http_url)]
     pub open_meteo_url: String,
 
     /// Time limit for one request to the weather provider, e.g. `5s`; failed requests are
     /// retried twice, with backoff.
-    #[arg(long, env = "SERVER_PROVIDER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "SERVER_PROVIDER_TIMEOUT", default_value = "5s", value_parser = flags::duration)]
     pub provider_timeout: Duration,
 
     /// How old a provider's answer may be and still be served from the cache, e.g. `10m`.
-    #[arg(long, env = "SERVER_PROVIDER_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "SERVER_PROVIDER_MAX_AGE", default_value = "10m", value_parser = flags::duration)]
     pub provider_max_age: Duration,
 
     /// How often the weather provider is checked for the weather service's health (only
     /// for providers that can fail, i.e. open-meteo), e.g. `30s`.
-    #[arg(long, env = "SERVER_READINESS_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "SERVER_READINESS_INTERVAL", default_value = "30s", value_parser = flags::duration)]
     pub readiness_interval: Duration,
 
     /// A Watch stream with nothing to send for this long sends a heartbeat (1s to 5m).
-    #[arg(long, env = "SERVER_HEARTBEAT", default_value = "15s", value_parser = parse_heartbeat)]
+    #[arg(long, env = "SERVER_HEARTBEAT", default_value = "15s", value_parser = flags::duration_in(Duration::from_secs(1)..=Duration::from_secs(300)))]
     pub heartbeat: Duration,
 
     /// PEM certificate chain to serve TLS with (with --tls-key). Without TLS the server
@@ -121,8 +134,8 @@ pub struct Config {
     pub tls_dir: PathBuf,
 
     /// Mutual TLS: require a client certificate signed by this PEM CA. For native clients;
-    /// a browser would need a client certificate installed.
-    #[arg(long, env = "SERVER_TLS_CLIENT_CA")]
+    /// a browser would need a client certificate installed. Needs TLS.
+    #[arg(long, env = "SERVER_TLS_CLIENT_CA", requires = "tls")]
     pub tls_client_ca: Option<PathBuf>,
 
     /// Largest gRPC message, request or response, in bytes (1 KiB to 64 MiB). Larger ones
@@ -142,7 +155,7 @@ pub struct Config {
     pub max_header_bytes: u32,
 
     /// A connection with no call running for this long is closed (1s to 1h), e.g. `5m`.
-    #[arg(long, env = "SERVER_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_idle_timeout)]
+    #[arg(long, env = "SERVER_IDLE_TIMEOUT", default_value = "5m", value_parser = flags::duration_in(Duration::from_secs(1)..=Duration::from_secs(3600)))]
     pub idle_timeout: Duration,
 
     /// Calls in flight on the whole server, streams included (1 to 1,000,000); more get
@@ -159,7 +172,7 @@ pub struct Config {
 
     /// etcd to register this replica in (its client URL, e.g. `http://127.0.0.1:2379`), so
     /// clients can discover it; deregistered when draining.
-    #[arg(long, env = "SERVER_ETCD", value_parser = parse_base_url)]
+    #[arg(long, env = "SERVER_ETCD", value_parser = flags::http_url)]
     pub etcd: Option<String>,
 
     /// The key prefix replicas register under; each key is the prefix and the address.
@@ -172,65 +185,79 @@ pub struct Config {
 
     /// The address clients should call this replica at (`host:port`), for etcd. Default:
     /// the address it listens on, when that is a specific one.
-    #[arg(long, env = "SERVER_ADVERTISE", value_parser = parse_host_port)]
+    #[arg(long, env = "SERVER_ADVERTISE", value_parser = flags::host_port)]
     pub advertise: Option<String>,
 
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
-    #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = flags::duration)]
     pub shutdown_grace: Duration,
 }
 
 impl Config {
     /// The defaults, as if started with no flags and no environment: what tests build on.
+    /// Taken from the flags' own defaults above, so they are written once.
     pub fn defaults() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], 50051)),
-            static_dir: None,
-            log: "info".into(),
-            metrics_listen: None,
-            log_format: LogFormat::Human,
-            cors_origins: Vec::new(),
-            dev_cors_any_origin: false,
-            live_interval: Duration::from_secs(2),
-            shutdown_grace: Duration::from_secs(10),
-            auth_token: None,
-            upload_dir: "uploads".into(),
-            upload_max_mib: 64,
-            weather_provider: WeatherProvider::Model,
-            open_meteo_url: "https://api.open-meteo.com".into(),
-            provider_timeout: Duration::from_secs(5),
-            provider_max_age: Duration::from_secs(600),
-            heartbeat: Duration::from_secs(15),
-            readiness_interval: Duration::from_secs(30),
-            tls_cert: None,
-            tls_key: None,
-            tls_self_signed: false,
-            tls_dir: ".tls".into(),
-            tls_client_ca: None,
-            max_message_bytes: 4 * 1024 * 1024,
-            max_streams_per_connection: 200,
-            max_header_bytes: 16 * 1024,
-            max_in_flight: 50_000,
-            idle_timeout: Duration::from_secs(300),
-            etcd: None,
-            etcd_prefix: "/grpc-browser/replicas/".into(),
-            advertise: None,
-            state_changes_per_minute: NonZeroU32::new(120).expect("not zero"),
+        let command = Self::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["server"])
+            .expect("the defaults are valid");
+        Self::from_arg_matches(&matches).expect("the defaults are valid")
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
+    }
+
+    /// The TLS settings, if the server speaks TLS.
+    pub fn tls(&self) -> Option<TlsSettings> {
+        let certificate = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Certificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ if self.tls_self_signed => Certificate::SelfSigned {
+                dir: self.tls_dir.clone(),
+            },
+            _ => return None,
+        };
+        Some(TlsSettings {
+            certificate,
+            client_ca: self.tls_client_ca.clone(),
+        })
+    }
+
+    /// Where to register in etcd, if anywhere.
+    pub fn registry(&self) -> Option<RegistrySettings> {
+        Some(RegistrySettings {
+            etcd: self.etcd.clone()?,
+            prefix: self.etcd_prefix.clone(),
+            advertise: self.advertise.clone(),
+        })
+    }
+
+    /// The limits of every connection.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_streams: self.max_streams_per_connection,
+            max_header_bytes: self.max_header_bytes,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            idle_timeout: self.idle_timeout,
         }
     }
 
-    /// The TLS certificate to serve with, if any.
-    pub fn tls_certificate(&self) -> Option<crate::tls::Certificate> {
-        match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::Certificate::Files {
-                cert: cert.clone(),
-                key: key.clone(),
-            }),
-            _ if self.tls_self_signed => Some(crate::tls::Certificate::SelfSigned {
-                dir: self.tls_dir.clone(),
-            }),
-            _ => None,
+    /// How to reach Open-Meteo, when it is the weather provider.
+    pub fn open_meteo(&self) -> OpenMeteoConfig {
+        OpenMeteoConfig {
+            base_url: self.open_meteo_url.clone(),
+            timeout: self.provider_timeout,
+            max_age: self.provider_max_age,
         }
+    }
+
+    /// The largest file an upload may send, in bytes.
+    pub fn upload_max_bytes(&self) -> u64 {
+        u64::from(self.upload_max_mib) * 1024 * 1024
     }
 }
 
@@ -265,41 +292,6 @@ fn parse_origin(value: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(value).map_err(|_| format!("'{value}': {expected}"))
 }
 
-/// Parses a secret: like a plain value parser, except that a refused value is not repeated
-/// in the error (which may end up in a log).
-#[derive(Debug, Clone, Copy)]
-struct SecretParser;
-
-impl clap::builder::TypedValueParser for SecretParser {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        _command: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        match value.to_str() {
-            Some(value)
-                if (1..=256).contains(&value.len())
-                    && value.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Ok(value.to_owned())
-            }
-            _ => {
-                let name = arg.map_or_else(|| "the token".to_owned(), ToString::to_string);
-                Err(clap::Error::raw(
-                    clap::error::ErrorKind::InvalidValue,
-                    format!(
-                        "invalid value for '{name}': expected 1 to 256 visible ASCII \
-                         characters (no spaces), e.g. the output of `openssl rand -hex 32`\n"
-                    ),
-                ))
-            }
-        }
-    }
-}
-
 fn parse_static_dir(value: &str) -> Result<PathBuf, String> {
     let dir = PathBuf::from(value);
     if dir.join("index.html").is_file() {
@@ -318,63 +310,6 @@ fn parse_log_filter(value: &str) -> Result<String, String> {
         .map_err(|error| {
             format!("'{value}': {error}; expected e.g. `info` or `server=debug,tower_http=info`")
         })
-}
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value)
-        .map_err(|error| format!("'{value}': {error}; expected e.g. `500ms`, `2s` or `1m`"))
-}
-
-fn parse_idle_timeout(value: &str) -> Result<Duration, String> {
-    let timeout = parse_duration(value)?;
-    if (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&timeout) {
-        Ok(timeout)
-    } else {
-        Err(format!("'{value}': expected a duration from 1s to 1h"))
-    }
-}
-
-fn parse_heartbeat(value: &str) -> Result<Duration, String> {
-    let every = parse_duration(value)?;
-    if (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&every) {
-        Ok(every)
-    } else {
-        Err(format!("'{value}': expected a duration from 1s to 5m"))
-    }
-}
-
-fn parse_host_port(value: &str) -> Result<String, String> {
-    match value.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(value.to_owned())
-        }
-        _ => Err(format!(
-            "'{value}': expected HOST:PORT, e.g. `replica-1:50051`"
-        )),
-    }
-}
-
-fn parse_base_url(value: &str) -> Result<String, String> {
-    let url = value.trim_end_matches('/');
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_owned()),
-        _ => Err(format!(
-            "'{value}': expected an http:// or https:// base URL, e.g. `https://api.open-meteo.com` \
-             or `http://127.0.0.1:2379`"
-        )),
-    }
-}
-
-fn parse_live_interval(value: &str) -> Result<Duration, String> {
-    let interval = parse_duration(value)?;
-    if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&interval) {
-        Ok(interval)
-    } else {
-        Err(format!("'{value}': expected a duration from 100ms to 1h"))
-    }
 }
 
 #[cfg(test)]
@@ -429,6 +364,8 @@ mod tests {
             !error.to_string().contains("has space"),
             "the secret is not echoed: {error}"
         );
+        let error = parse(&["--tls-client-ca", "ca.pem"]).expect_err("mutual TLS needs TLS");
+        assert!(error.to_string().contains("--tls-cert"), "{error}");
         let error = parse(&["--log", "=="]).expect_err("bad filter");
         assert!(error.to_string().contains("expected"), "{error}");
     }

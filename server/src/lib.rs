@@ -1,28 +1,25 @@
-//! The server library: configuration, the application and its services. `main.rs` only
-//! wires them to the process (flags, logging, signals); tests build the same [`App`] on
-//! `127.0.0.1:0` and drive its shutdown themselves.
+//! The server library. `main.rs` only wires it to the process (flags, logging, signals);
+//! tests build the same [`App`] on `127.0.0.1:0` and drive its shutdown themselves.
+//!
+//! Where things live: one folder per product area, each with its domain code beside its gRPC
+//! handler (`chat/`, `files/`, `greeter/`, `interop/`, `weather/`); the middleware around
+//! every call in `layers/`; connections, TLS and the web app's files in `transport/`;
+//! health, reflection, metrics, discovery and shutdown in `ops/`; `app.rs` wires them.
 
-pub mod access_log;
-pub mod app;
-mod auth;
-mod body;
-mod call_limits;
-pub mod chat;
+mod app;
+mod chat;
 pub mod config;
-mod connections;
-mod deadline;
-pub mod error;
-pub mod files;
+mod convert;
+mod error;
+mod files;
+mod greeter;
 mod interop;
-mod message_limits;
-pub mod metrics;
-mod registry;
-pub mod services;
-pub mod shutdown;
-mod static_files;
-pub mod tls;
+mod layers;
+mod ops;
+mod transport;
 pub mod weather;
 
-pub use app::App;
+pub use app::{App, BuildError};
 pub use config::Config;
-pub use static_files::has_embedded_frontend;
+pub use ops::shutdown::signal as shutdown_signal;
+pub use transport::{static_files::has_embedded_frontend, tls::dev_certificate};

@@ -78,14 +78,14 @@ async fn main() -> ExitCode {
             // Scripts and tests read the chosen port from this line.
             println!("listening on {address}");
             if config.static_dir.is_some() || embedded {
-                let tls = config.tls_certificate().is_some();
+                let tls = config.serves_tls();
                 println!("web app: open {}", browser_url(address, tls));
             }
         }
         Err(error) => tracing::warn!(%error, "cannot read the bound address"),
     }
 
-    match app.serve(listener, server::shutdown::signal()).await {
+    match app.serve(listener, server::shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
 use self::frames::{Gone, MAX_MESSAGE_BYTES, MessageReader, Responder};
-use crate::error::ApiError;
+use crate::{error::ApiError, layers::body::status_response};
 
 /// The route the service answers on.
 pub const ROUTE: &str = "/grpc.testing.TestService/{method}";
@@ -136,11 +136,6 @@ fn call(method_name: &str, request: Request, shutdown: CancellationToken) -> Res
     response
         .body(Body::new(StreamBody::new(ReceiverStream::new(receiver))))
         .expect("static headers are valid")
-}
-
-fn status_response(status: Status) -> Response {
-    let (parts, ()) = status.into_http::<()>().into_parts();
-    Response::from_parts(parts, Body::empty())
 }
 
 impl From<Gone> for Status {

@@ -218,12 +218,25 @@ over_both_transports! {
     }
 }
 
-over_both_transports! {
-    async fn timeout_on_sleeping_server(app, channel) {
+/// `timeout_on_sleeping_server`: the server ends a call that is still waiting at its deadline
+/// with DEADLINE_EXCEEDED. Natively over a plain HTTP/2 client: tonic's `Channel` also times
+/// the call out itself, locally, as CANCELLED, and with a 1 ms deadline that local timer
+/// races the server's answer.
+mod timeout_on_sleeping_server {
+    use super::*;
+
+    async fn times_out<T>(app: &TestApp, channel: T)
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<tonic::codegen::StdError>,
+        T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+        <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    {
         let mut client = TestServiceClient::with_origin(channel, app.uri());
         // The client keeps its side open: the server has nothing to answer, and sleeps.
         let (_keep_open, outgoing) = tokio::sync::mpsc::channel::<StreamingOutputCallRequest>(1);
-        let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(outgoing));
+        let mut request =
+            tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(outgoing));
         request.set_timeout(Duration::from_millis(1));
         let status = match client.full_duplex_call(request).await {
             Err(status) => status,
@@ -236,6 +249,27 @@ over_both_transports! {
             }
         };
         assert_eq!(status.code(), Code::DeadlineExceeded);
+    }
+
+    #[tokio::test]
+    async fn native_grpc() {
+        let app = spawn_app().await;
+        let http2 = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<tonic::body::Body>();
+        times_out(&app, http2).await;
+    }
+
+    #[tokio::test]
+    async fn grpc_web() {
+        let app = spawn_app().await;
+        times_out(&app, app.grpc_web_channel()).await;
+    }
+
+    #[tokio::test]
+    async fn grpc_web_http2() {
+        let app = spawn_app().await;
+        times_out(&app, app.grpc_web_h2_channel()).await;
     }
 }
 

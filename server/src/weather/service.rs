@@ -14,10 +14,10 @@ use tokio_stream::{StreamExt, StreamMap, wrappers::WatchStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::timestamp;
 use crate::{
+    convert::timestamp,
     error::ApiError,
-    shutdown::{ResponseStream, until_shutdown},
+    ops::shutdown::{ResponseStream, until_shutdown},
     weather::{
         Catalog, City, LiveHub, Provider, Reading, Sky, forecast::Forecast, live::Update,
         open_meteo::ProviderError,

@@ -27,6 +27,14 @@ pub enum TlsError {
     Config(String),
 }
 
+/// How the server speaks TLS: its certificate, and the CA of client certificates when they
+/// are required (mutual TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub certificate: Certificate,
+    pub client_ca: Option<PathBuf>,
+}
+
 /// Where the certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Certificate {
@@ -98,9 +106,30 @@ fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     fs::write(path, contents)
 }
 
-/// The server's TLS configuration for `cert` and `key`, requiring client certificates
-/// signed by `client_ca` when given.
-pub fn server_config(
+/// The server's TLS configuration. A self-signed certificate is made (or found) first, and
+/// the log says how to trust it.
+pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    let client_ca = settings.client_ca.as_deref();
+    match &settings.certificate {
+        Certificate::Files { cert, key } => config_for(cert, key, client_ca),
+        Certificate::SelfSigned { dir } => {
+            let dev = dev_certificate(dir)?;
+            tracing::info!(
+                cert = %dev.cert.display(),
+                created = dev.created,
+                "development TLS certificate for localhost: trust it with \
+                 `client --ca-file {0}`, `curl --cacert {0}`, or by importing it into the \
+                 browser's certificate authorities",
+                dev.cert.display()
+            );
+            config_for(&dev.cert, &dev.key, client_ca)
+        }
+    }
+}
+
+/// The configuration for `cert` and `key`, requiring client certificates signed by
+/// `client_ca` when given.
+fn config_for(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
@@ -173,9 +202,8 @@ mod tests {
         let again = dev_certificate(dir.path()).expect("found");
         assert!(!again.created);
         assert_eq!(fs::read(&first.cert).ok(), fs::read(&again.cert).ok());
-        server_config(&first.cert, &first.key, None).expect("usable");
-        server_config(&first.cert, &first.key, Some(&first.cert))
-            .expect("usable as a client CA too");
+        config_for(&first.cert, &first.key, None).expect("usable");
+        config_for(&first.cert, &first.key, Some(&first.cert)).expect("usable as a client CA too");
     }
 
     #[test]
@@ -183,10 +211,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let empty = dir.path().join("empty.pem");
         fs::write(&empty, "").expect("write");
-        let error = server_config(&empty, &empty, None).expect_err("no certificate");
+        let error = config_for(&empty, &empty, None).expect_err("no certificate");
         assert!(error.to_string().contains("no certificate"), "{error}");
-        let error =
-            server_config(&dir.path().join("missing.pem"), &empty, None).expect_err("missing");
+        let error = config_for(&dir.path().join("missing.pem"), &empty, None).expect_err("missing");
         assert!(error.to_string().starts_with("cannot read"), "{error}");
     }
 }

@@ -6,7 +6,7 @@
 use axum::{extract::Request, middleware::Next, response::Response};
 use http::{HeaderMap, HeaderValue};
 
-use crate::body;
+use super::body;
 
 const OUT_OF_RANGE: &[u8] = b"11";
 const RESOURCE_EXHAUSTED: &str = "8";

@@ -1,11 +1,12 @@
 //! Prometheus metrics, served at `/metrics` on their own address (`--metrics-listen`), so
 //! they are not exposed where the app is: calls by method and code, latency, calls in
-//! flight and open streams, message bytes each way, live-weather producers, and the
-//! process's memory, CPU and file descriptors.
+//! flight and open streams, message bytes each way, the process's memory, CPU and file
+//! descriptors, and gauges that features read out of their own state when scraped (live
+//! weather producers), registered with [`Metrics::gauge_fn`] so this file knows no feature.
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
@@ -21,8 +22,6 @@ use prometheus_client::{
 };
 use prost::Message as _;
 
-use crate::weather::LiveHub;
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Handled {
     method: String,
@@ -37,12 +36,17 @@ struct Method {
 type Histograms = Family<Method, Histogram, fn() -> Histogram>;
 
 /// The server's metrics. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone, Default)]
 pub struct Metrics {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     registry: Mutex<Registry>,
     handled: Family<Handled, Counter>,
@@ -51,14 +55,16 @@ struct Inner {
     response_bytes: Histograms,
     in_flight: Gauge,
     open_streams: Gauge,
-    producers: Gauge,
+    /// Gauges read when scraped, from the state of whoever registered them.
+    read_gauges: Mutex<Vec<(Gauge, ReadGauge)>>,
     resident_bytes: Gauge,
     cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     open_fds: Gauge,
     /// Paths (`/package.Service/Method`) whose responses are streams.
     streaming: HashSet<String>,
-    hub: LiveHub,
 }
+
+type ReadGauge = Box<dyn Fn() -> i64 + Send + Sync>;
 
 fn seconds() -> Histogram {
     // 0.5 ms to about 16 s.
@@ -70,15 +76,14 @@ fn bytes() -> Histogram {
     Histogram::new(exponential_buckets(64.0, 4.0, 11))
 }
 
-impl Metrics {
-    pub fn new(hub: LiveHub) -> Self {
+impl Default for Inner {
+    fn default() -> Self {
         let mut registry = Registry::default();
         let handled = Family::<Handled, Counter>::default();
         let seconds = Histograms::new_with_constructor(seconds);
         let request_bytes = Histograms::new_with_constructor(bytes);
         let response_bytes = Histograms::new_with_constructor(bytes);
-        let (in_flight, open_streams, producers) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
+        let (in_flight, open_streams) = (Gauge::default(), Gauge::default());
         let (resident_bytes, cpu_seconds, open_fds) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -112,11 +117,6 @@ impl Metrics {
             open_streams.clone(),
         );
         registry.register(
-            "weather_live_producers",
-            "Cities with a running live-update producer",
-            producers.clone(),
-        );
-        registry.register(
             "process_resident_memory_bytes",
             "Resident memory",
             resident_bytes.clone(),
@@ -132,22 +132,36 @@ impl Metrics {
             open_fds.clone(),
         );
         Self {
-            inner: Arc::new(Inner {
-                registry: Mutex::new(registry),
-                handled,
-                seconds,
-                request_bytes,
-                response_bytes,
-                in_flight,
-                open_streams,
-                producers,
-                resident_bytes,
-                cpu_seconds,
-                open_fds,
-                streaming: streaming_methods(),
-                hub,
-            }),
+            registry: Mutex::new(registry),
+            handled,
+            seconds,
+            request_bytes,
+            response_bytes,
+            in_flight,
+            open_streams,
+            read_gauges: Mutex::default(),
+            resident_bytes,
+            cpu_seconds,
+            open_fds,
+            streaming: streaming_methods(),
         }
+    }
+}
+
+impl Metrics {
+    /// Registers a gauge whose value `read` gives each time the metrics are scraped.
+    pub fn gauge_fn(&self, name: &str, help: &str, read: impl Fn() -> i64 + Send + Sync + 'static) {
+        let gauge = Gauge::default();
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(name, help, gauge.clone());
+        self.inner
+            .read_gauges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((gauge, Box::new(read)));
     }
 
     /// A call starts: returns what its end needs.
@@ -196,7 +210,14 @@ impl Metrics {
     /// The text exposition, with the gauges that are read rather than counted refreshed.
     pub fn render(&self) -> String {
         let inner = &self.inner;
-        inner.producers.set(*inner.hub.producers().borrow() as i64);
+        for (gauge, read) in inner
+            .read_gauges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            gauge.set(read());
+        }
         if let Some(process) = ProcessStats::read() {
             inner.resident_bytes.set(process.resident_bytes);
             inner.cpu_seconds.set(process.cpu_seconds);
@@ -206,7 +227,7 @@ impl Metrics {
         let registry = inner
             .registry
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &registry);
         text

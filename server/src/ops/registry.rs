@@ -3,11 +3,12 @@
 //! it when it drains, so the key disappears at once (or, if the process dies, when the
 //! lease expires). Speaks etcd's v3 JSON gateway (`/v3/...`) over HTTP.
 
-use std::time::Duration;
+use std::{io, net::SocketAddr, time::Duration};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Seconds a lease lives without a keep-alive: how long a crashed replica stays listed.
@@ -20,8 +21,54 @@ pub struct RegistryError {
     reason: String,
 }
 
+/// Where and as what a replica registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// etcd's client URL.
+    pub etcd: String,
+    /// The key prefix; each replica's key is the prefix and its address.
+    pub prefix: String,
+    /// The address clients should call; default: the one the server listens on.
+    pub advertise: Option<String>,
+}
+
+/// A replica registered in etcd and kept there until [`Registered::leave`].
+#[derive(Debug)]
+pub struct Registered {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Registered {
+    /// Registers the replica listening on `local`, and keeps the registration alive.
+    pub async fn join(settings: &RegistrySettings, local: SocketAddr) -> io::Result<Self> {
+        let address = match &settings.advertise {
+            Some(address) => address.clone(),
+            None if local.ip().is_unspecified() => {
+                return Err(io::Error::other(
+                    "registering in etcd needs --advertise: the server listens on every \
+                     address, and clients need one they can reach",
+                ));
+            }
+            None => local.to_string(),
+        };
+        let registration = Registration::new(&settings.etcd, &settings.prefix, address);
+        let lease = registration.register().await.map_err(io::Error::other)?;
+        tracing::info!(etcd = %settings.etcd, "registered in etcd");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(registration.maintain(lease, stop.clone()));
+        Ok(Self { stop, task })
+    }
+
+    /// Deregisters (revokes the lease), so clients stop choosing this replica.
+    pub async fn leave(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 #[derive(Debug, Clone)]
-pub struct Registration {
+struct Registration {
     http: reqwest::Client,
     endpoint: String,
     key: String,
@@ -36,7 +83,7 @@ struct Grant {
 
 impl Registration {
     /// `endpoint` is etcd's client URL; the key is `prefix` + `address`.
-    pub fn new(endpoint: &str, prefix: &str, address: String) -> Self {
+    fn new(endpoint: &str, prefix: &str, address: String) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
@@ -77,7 +124,7 @@ impl Registration {
     }
 
     /// Puts the address under a new lease; returns the lease.
-    pub async fn register(&self) -> Result<String, RegistryError> {
+    async fn register(&self) -> Result<String, RegistryError> {
         let grant = self
             .post("/v3/lease/grant", json!({ "TTL": LEASE_TTL_SECS }))
             .await?;
@@ -101,7 +148,7 @@ impl Registration {
 
     /// Keeps the registration alive until `stop`, registering again if the lease was
     /// lost (etcd restarted, the network was down longer than the lease); then revokes it.
-    pub async fn maintain(self, mut lease: String, stop: CancellationToken) {
+    async fn maintain(self, mut lease: String, stop: CancellationToken) {
         let mut ticker = tokio::time::interval(Duration::from_secs(LEASE_TTL_SECS / 3));
         loop {
             tokio::select! {

@@ -8,11 +8,11 @@ use proto::files::v1::{
 use tokio_util::{io::ReaderStream, sync::CancellationToken};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::timestamp;
 use crate::{
+    convert::timestamp,
     error::ApiError,
-    files::{FileStore, StoredFile},
-    shutdown::{ResponseStream, until_shutdown},
+    files::store::{FileStore, StoredFile},
+    ops::shutdown::{ResponseStream, until_shutdown},
 };
 
 /// Bytes per Download message.

@@ -18,33 +18,19 @@ use axum::{
     response::Response,
 };
 use http::header::AUTHORIZATION;
-use proto::{
-    chat::v1::chat_service_server::ChatServiceServer,
-    files::v1::file_service_server::FileServiceServer,
-};
+use proto::{chat::v1::chat_service_server, files::v1::file_service_server};
 use subtle::ConstantTimeEq;
-use tonic::{Status, server::NamedService};
+use tonic::Status;
 
-use crate::{
-    body::status_response,
-    error::ApiError,
-    services::{ChatService, FileService},
-};
+use super::body::status_response;
+use crate::error::ApiError;
 
-/// The methods that change state, as (service, method).
+/// The methods that change state, as (service, method). The service names are the
+/// generated constants, so a renamed service cannot silently fall out of this list.
 const CHANGES_STATE: &[(&str, &str)] = &[
-    (
-        <ChatServiceServer<ChatService> as NamedService>::NAME,
-        "Post",
-    ),
-    (
-        <ChatServiceServer<ChatService> as NamedService>::NAME,
-        "Join",
-    ),
-    (
-        <FileServiceServer<FileService> as NamedService>::NAME,
-        "Upload",
-    ),
+    (chat_service_server::SERVICE_NAME, "Post"),
+    (chat_service_server::SERVICE_NAME, "Join"),
+    (file_service_server::SERVICE_NAME, "Upload"),
 ];
 
 /// Whether the gRPC method at `path` (`/package.Service/Method`) changes state.

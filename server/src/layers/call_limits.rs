@@ -20,10 +20,11 @@ use axum::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{
+use super::{
     auth,
     body::{self, status_response},
 };
@@ -45,9 +46,16 @@ impl CallLimits {
         }
     }
 
-    /// Forgets clients whose buckets are full again, so the table does not grow forever.
-    pub fn forget_idle_clients(&self) {
-        self.state_changes.retain_recent();
+    /// Forgets clients whose buckets are full again, once a minute until `stop`, so the
+    /// table does not grow forever.
+    pub async fn forget_idle_clients(self, stop: CancellationToken) {
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every_minute.tick() => self.state_changes.retain_recent(),
+                () = stop.cancelled() => break,
+            }
+        }
     }
 
     fn check_rate(&self, request: &Request) -> Result<(), Status> {

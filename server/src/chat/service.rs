@@ -14,11 +14,11 @@ use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::timestamp;
 use crate::{
-    chat::{Message, Rooms, Subscription},
+    chat::rooms::{Message, Rooms, Subscription},
+    convert::timestamp,
     error::ApiError,
-    shutdown::{ResponseStream, until_shutdown},
+    ops::shutdown::{ResponseStream, until_shutdown},
 };
 
 #[derive(Debug)]

@@ -87,7 +87,9 @@ pub async fn serve(
                 async move {
                     let response = response.await?;
                     // The call lasts until its response body ends (streams included).
-                    Ok::<_, Infallible>(response.map(|body| crate::body::holding(body, call)))
+                    Ok::<_, Infallible>(
+                        response.map(|body| crate::layers::body::holding(body, call)),
+                    )
                 }
             }
         }));

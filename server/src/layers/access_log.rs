@@ -5,19 +5,20 @@
 //! response headers, and it tags the call's tracing span. When the call ends (its trailers
 //! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer,
 //! request id, user agent.
+//!
+//! The call's metrics are recorded here too, from the same observations: both need the
+//! method, the final code, the duration and the bytes each way, and taking them once per
+//! call in one layer costs half of taking them in two.
 
 use std::{
     net::SocketAddr,
-    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    task::{Context, Poll},
 };
 
 use axum::{
-    body::Body,
     extract::{ConnectInfo, Request, State},
     middleware::Next,
     response::Response,
@@ -28,10 +29,8 @@ use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::{
-    body,
-    metrics::{CallGauge, Metrics},
-};
+use super::body;
+use crate::ops::metrics::{CallGauge, Metrics};
 
 pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -85,14 +84,11 @@ pub async fn log_call(
     response.headers_mut().insert(REQUEST_ID, request_id);
 
     // A trailers-only response (errors, mostly) has its status in the headers already.
-    let code = grpc_status(response.headers());
-    response.map(|body| {
-        Body::new(LoggedBody {
-            inner: body,
-            call: Some(call),
-            code,
-        })
-    })
+    let mut ending = Ending {
+        code: grpc_status(response.headers()),
+        call: Some(call),
+    };
+    response.map(|body| body::on_frame(body, move |frame| ending.observe(frame)))
 }
 
 fn is_sane(value: &HeaderValue) -> bool {
@@ -150,49 +146,26 @@ impl Call {
     }
 }
 
-/// Passes the body through, noting the `grpc-status` trailer; logs the call when the body
-/// is finished or dropped, whichever comes first.
-struct LoggedBody {
-    inner: Body,
+/// What the response body shows of the call's end: its `grpc-status` trailer and its bytes.
+/// The call is logged when this is dropped with the body, at its end or when the client
+/// goes away; no status by then means the client left before the end.
+struct Ending {
     call: Option<Call>,
     code: Option<tonic::Code>,
 }
 
-impl http_body::Body for LoggedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                    self.code = Some(code);
-                }
-                if let (Some(data), Some(call)) = (frame.data_ref(), self.call.as_mut()) {
-                    call.response_bytes += data.len() as u64;
-                }
-            }
-            Poll::Ready(None) => {
-                let code = self.code.or(Some(tonic::Code::Ok));
-                if let Some(call) = self.call.take() {
-                    call.log(code);
-                }
-            }
-            _ => {}
+impl Ending {
+    fn observe(&mut self, frame: &Frame<Bytes>) {
+        if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+            self.code = Some(code);
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        if let (Some(data), Some(call)) = (frame.data_ref(), self.call.as_mut()) {
+            call.response_bytes += data.len() as u64;
+        }
     }
 }
 
-impl Drop for LoggedBody {
+impl Drop for Ending {
     fn drop(&mut self) {
         if let Some(call) = self.call.take() {
             call.log(self.code);

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     error::ApiError,
-    shutdown::{ResponseStream, until_shutdown},
+    ops::shutdown::{ResponseStream, until_shutdown},
 };
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;
