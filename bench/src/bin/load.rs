@@ -18,18 +18,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bench::DynamicCodec;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tonic::{
     Code,
     client::GrpcService,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::{Channel, Endpoint},
 };
 use tonic_web::{GrpcWebCall, GrpcWebClientLayer, GrpcWebClientService};
@@ -305,56 +304,6 @@ impl Target {
             Call::Stream => ("Greeter/SayHelloStream", r#"{"name": "Ada", "count": 100}"#),
         };
         Self::new(method, data).expect("the presets name real methods")
-    }
-}
-
-/// Encodes and decodes messages known only at run time.
-#[derive(Debug, Clone)]
-struct DynamicCodec(MessageDescriptor);
-
-#[derive(Debug)]
-struct DynamicEncoder;
-
-#[derive(Debug)]
-struct DynamicDecoder(MessageDescriptor);
-
-impl Codec for DynamicCodec {
-    type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
-    type Encoder = DynamicEncoder;
-    type Decoder = DynamicDecoder;
-
-    fn encoder(&mut self) -> DynamicEncoder {
-        DynamicEncoder
-    }
-
-    fn decoder(&mut self) -> DynamicDecoder {
-        DynamicDecoder(self.0.clone())
-    }
-}
-
-impl Encoder for DynamicEncoder {
-    type Item = DynamicMessage;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: DynamicMessage,
-        dst: &mut EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        item.encode(dst)
-            .map_err(|error| tonic::Status::internal(error.to_string()))
-    }
-}
-
-impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, tonic::Status> {
-        DynamicMessage::decode(self.0.clone(), src)
-            .map(Some)
-            .map_err(|error| tonic::Status::internal(error.to_string()))
     }
 }
 
