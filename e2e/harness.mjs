@@ -14,15 +14,18 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. With `tls`, the
- * flags must set up TLS and `url` is https://.
+ * flags must set up TLS and `url` is https://. `drainDelay` is 0 unless a test is about
+ * draining, so stopping a server does not wait for balancers that are not there.
  */
 export async function startServer({
-  liveInterval = '300ms', args = [], tls = false, staticDir = DIST_DIR, cwd = undefined,
+  liveInterval = '300ms', drainDelay = '0s', args = [], tls = false, staticDir = DIST_DIR,
+  cwd = undefined,
 } = {}) {
   const child = spawn(
     SERVER_BIN,
     ['--listen', '127.0.0.1:0', ...(staticDir ? ['--static-dir', staticDir] : []),
-      '--live-interval', liveInterval, '--log', 'info,server=debug', ...args],
+      '--live-interval', liveInterval, '--drain-delay', drainDelay, '--log', 'info,server=debug',
+      ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd },
   );
   const killOnExit = () => child.kill('SIGKILL');
@@ -75,12 +78,13 @@ export async function startServer({
       child.kill('SIGKILL');
       await exited;
     },
+    /** Drains it (SIGTERM) and waits for it to exit. */
     async stop() {
       process.off('exit', killOnExit);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
     },

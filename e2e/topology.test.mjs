@@ -1,8 +1,9 @@
 // Behind a load balancer: Debian's nginx on loopback in front of three replicas of the
 // release server, passing native gRPC (grpc_pass, HTTP/2 without TLS) on one port and the
 // page with gRPC-Web (HTTP/1.1, unbuffered) on another, with deploy/nginx.conf. Calls
-// spread across the replicas; once a replica is killed, or drained with SIGTERM, every
-// call still succeeds; the page works through the balancer.
+// spread across the replicas; once a replica is killed, or drained with SIGTERM while calls
+// run through the balancer, every call still succeeds; uploads over 1 MiB and client
+// streams pass; the page works through the balancer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -79,23 +80,33 @@ async function waitForPort(port) {
   throw new Error(`nothing listened on ${port}`);
 }
 
-/** `client shell` through the balancer: `count` SayHello calls on one connection. */
-async function callThrough(count) {
-  const child = spawn(CLIENT_BIN, ['--server', balancer.grpc, 'shell'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** `client ARGS` through the balancer's native gRPC port, with `stdin`. */
+async function client(args, stdin = '') {
+  const child = spawn(CLIENT_BIN, ['--server', balancer.grpc, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
   child.stderr.on('data', (chunk) => { stderr += chunk; });
-  child.stdin.end(Array.from({ length: count }, (_, n) => `greeter say-hello caller-${n}\n`).join(''));
+  child.stdin.end(stdin);
   const code = await new Promise((done) => child.once('exit', done));
-  return { code, lines: stdout.trim().split('\n').filter(Boolean), stderr };
+  return { code, stdout, lines: stdout.trim().split('\n').filter(Boolean), stderr };
+}
+
+/** `client shell` through the balancer: `count` SayHello calls on one connection. */
+function callThrough(count) {
+  return client(['shell'], Array.from({ length: count }, (_, n) => `greeter say-hello caller-${n}\n`).join(''));
 }
 
 const served = (replica) => replica.countLogs(/access: call method=\/Greeter\/SayHello code=OK/);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'e2e-topology-'));
-  for (let n = 0; n < 3; n += 1) replicas.push(await startServer({ args: ['--shutdown-grace', '2s'] }));
+  // nginx on loopback is the trusted proxy; the drain delay is what a balancer needs.
+  for (let n = 0; n < 3; n += 1) {
+    replicas.push(await startServer({
+      drainDelay: '500ms', args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1'],
+    }));
+  }
   balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
   browser = await launchBrowser();
 });
@@ -121,6 +132,19 @@ test('the page works through the balancer, streams included', async () => {
   assert.deepEqual(page.pageErrors, []);
 });
 
+test('uploads over 1 MiB and client streams pass through the balancer', async () => {
+  const file = join(dir, 'three-mib.bin');
+  const bytes = Buffer.alloc(3 * 1024 * 1024, 7);
+  await writeFile(file, bytes);
+  const upload = await client(['files', 'upload', file, '-o', 'json']);
+  assert.equal(upload.code, 0, upload.stderr);
+  assert.equal(JSON.parse(upload.lines.at(-1)).size, String(bytes.length));
+  const names = await client(['greeter', 'to-all'], 'Ada\nGrace\nAda\n');
+  assert.equal(names.code, 0, names.stderr);
+  assert.match(names.stdout, /Ada/);
+  assert.match(names.stdout, /3/);
+});
+
 test('calls spread across the replicas, and none is lost when one dies or drains', async () => {
   const before = replicas.map(served);
   const first = await callThrough(30);
@@ -135,8 +159,19 @@ test('calls spread across the replicas, and none is lost when one dies or drains
   assert.equal(afterCrash.code, 0, afterCrash.stderr);
   assert.equal(afterCrash.lines.length, 30, 'no call lost');
 
-  // Another is drained (SIGTERM): it stops accepting, the balancer goes elsewhere.
-  await replicas[1].stop();
+  // Another is drained (SIGTERM) while calls run through the balancer: it finishes what it
+  // has, stops accepting after its drain delay, and the balancer goes elsewhere.
+  const base = served(replicas[1]);
+  const during = callThrough(1000);
+  for (let i = 0; i < 500 && served(replicas[1]) === base; i += 1) {
+    await new Promise((done) => setTimeout(done, 10));
+  }
+  assert.ok(served(replicas[1]) > base, 'the replica was taking calls when it was drained');
+  const draining = replicas[1].stop();
+  const whileDraining = await during;
+  await draining;
+  assert.equal(whileDraining.code, 0, whileDraining.stderr);
+  assert.equal(whileDraining.lines.length, 1000, 'no call lost while a replica drained');
   const lastOne = served(replicas[2]);
   const afterDrain = await callThrough(30);
   assert.equal(afterDrain.code, 0, afterDrain.stderr);

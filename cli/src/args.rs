@@ -55,7 +55,8 @@ pub struct Options {
     pub server: String,
 
     /// Several replicas to balance the calls over, as HOST:PORT entries, comma separated;
-    /// a host that resolves to several addresses counts as each of them. Plain HTTP/2.
+    /// a host that resolves to several addresses counts as each of them. Plain HTTP/2, or
+    /// TLS with --ca-file.
     #[arg(
         long,
         env = "CLIENT_SERVERS",
@@ -67,7 +68,8 @@ pub struct Options {
     pub servers: Vec<String>,
 
     /// Discover replicas in etcd (its client URL, e.g. `http://127.0.0.1:2379`) and
-    /// balance the calls over them; replicas that leave are dropped. Plain HTTP/2.
+    /// balance the calls over them; replicas that leave are dropped. Plain HTTP/2, or TLS
+    /// with --ca-file.
     #[arg(long, env = "CLIENT_ETCD", global = true, value_parser = flags::http_url)]
     pub etcd: Option<String>,
 
@@ -80,9 +82,16 @@ pub struct Options {
     )]
     pub etcd_prefix: String,
 
-    /// PEM file of the certificate authority that signed the server's certificate.
+    /// PEM file of the certificate authority that signed the server's certificate. With
+    /// --servers or --etcd, the replicas are called over TLS (https) with it.
     #[arg(long, value_name = "PEM", global = true)]
     pub ca_file: Option<PathBuf>,
+
+    /// With --servers or --etcd and no --ca-file: send the token to the discovered replicas
+    /// over plain HTTP/2 anyway. Without this, the client refuses: whoever can write the
+    /// list (etcd's prefix, DNS) could otherwise collect the token.
+    #[arg(long, env = "CLIENT_INSECURE_DISCOVERY", global = true)]
+    pub insecure_discovery: bool,
 
     /// Deadline for each call, streams included, e.g. `500ms` or `5s`. A call still running
     /// then fails with DEADLINE_EXCEEDED.

@@ -8,7 +8,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use tonic::transport::{Channel, Endpoint, channel::Change};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint, channel::Change};
 
 /// How often the list of replicas is read again.
 const REFRESH: Duration = Duration::from_secs(2);
@@ -22,16 +22,26 @@ pub enum Source {
 }
 
 /// A channel that balances over the replicas `source` names, kept up to date in the
-/// background. The first list is read before it returns, so an empty one is an error.
-pub async fn balanced(source: Source, user_agent: &'static str) -> Result<Channel, String> {
+/// background, over plain HTTP/2 or, with `tls`, over TLS. The first list is read before it
+/// returns, so an empty one is an error.
+pub async fn balanced(
+    source: Source,
+    user_agent: &'static str,
+    tls: Option<ClientTlsConfig>,
+) -> Result<Channel, String> {
     let (channel, changes) = Channel::balance_channel::<String>(64);
     let first = addresses(&source).await?;
     if first.is_empty() {
         return Err(format!("no replica found ({})", describe(&source)));
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let insert = move |address: &String| -> Result<Change<String, Endpoint>, String> {
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
             .and_then(|endpoint| endpoint.user_agent(user_agent))
+            .and_then(|endpoint| match &tls {
+                Some(tls) => endpoint.tls_config(tls.clone()),
+                None => Ok(endpoint),
+            })
             .map_err(|error| format!("replica '{address}': {error}"))?;
         Ok(Change::Insert(address.clone(), endpoint))
     };

@@ -7,13 +7,13 @@ mod calls;
 mod metadata;
 mod output;
 
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode};
 
 use clap::Parser;
 use tonic::{
     Status,
     service::interceptor::InterceptedService,
-    transport::{Certificate, ClientTlsConfig, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 
 use cli::discovery::{self, Source};
@@ -30,32 +30,12 @@ const USER_AGENT: &str = concat!("grpc-browser-client/", env!("CARGO_PKG_VERSION
 #[tokio::main]
 async fn main() -> ExitCode {
     let Cli { options, command } = Cli::parse();
-    let endpoint = match endpoint(&options) {
-        Ok(endpoint) => endpoint,
+    let channel = match channel(&options).await {
+        Ok(channel) => channel,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
-    };
-    let source = match (&options.etcd, options.servers.is_empty()) {
-        (Some(url), _) => Some(Source::Etcd {
-            url: url.clone(),
-            prefix: options.etcd_prefix.clone(),
-        }),
-        (None, false) => Some(Source::Static(options.servers.clone())),
-        (None, true) => None,
-    };
-    let channel = match source {
-        // Lazy: connecting happens on the first call, and a refused connection is that
-        // call's UNAVAILABLE, reported like any other error.
-        None => endpoint.connect_lazy(),
-        Some(source) => match discovery::balanced(source, USER_AGENT).await {
-            Ok(channel) => channel,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
-        },
     };
     let transport = InterceptedService::new(
         channel,
@@ -93,6 +73,38 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The one channel every call of the run shares: to `--server`, or balanced over the
+/// replicas `--servers` or `--etcd` name.
+async fn channel(options: &Options) -> Result<Channel, String> {
+    let source = match (&options.etcd, options.servers.is_empty()) {
+        (Some(url), _) => Source::Etcd {
+            url: url.clone(),
+            prefix: options.etcd_prefix.clone(),
+        },
+        (None, false) => Source::Static(options.servers.clone()),
+        // Lazy: connecting happens on the first call, and a refused connection is that
+        // call's UNAVAILABLE, reported like any other error.
+        (None, true) => return Ok(endpoint(options)?.connect_lazy()),
+    };
+    let tls = options.ca_file.as_deref().map(tls_config).transpose()?;
+    if tls.is_none() && options.token.is_some() && !options.insecure_discovery {
+        return Err(
+            "refusing to send the token in clear text to replicas found by \
+                    discovery: give --ca-file to call them over TLS, or \
+                    --insecure-discovery to send it anyway"
+                .into(),
+        );
+    }
+    discovery::balanced(source, USER_AGENT, tls).await
+}
+
+/// TLS trusting the CA in `ca_file`.
+fn tls_config(ca_file: &Path) -> Result<ClientTlsConfig, String> {
+    let pem = std::fs::read(ca_file)
+        .map_err(|error| format!("--ca-file {}: {error}", ca_file.display()))?;
+    Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+}
+
 fn endpoint(options: &Options) -> Result<Endpoint, String> {
     let bad_server = |error: &dyn std::fmt::Display| {
         format!(
@@ -105,13 +117,9 @@ fn endpoint(options: &Options) -> Result<Endpoint, String> {
         .user_agent(USER_AGENT)
         .map_err(|error| bad_server(&error))?;
     match (options.server.starts_with("https://"), &options.ca_file) {
-        (true, Some(ca_file)) => {
-            let pem = std::fs::read(ca_file)
-                .map_err(|error| format!("--ca-file {}: {error}", ca_file.display()))?;
-            endpoint
-                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
-                .map_err(|error| format!("--ca-file {}: {error}", ca_file.display()))
-        }
+        (true, Some(ca_file)) => endpoint
+            .tls_config(tls_config(ca_file)?)
+            .map_err(|error| format!("--ca-file {}: {error}", ca_file.display())),
         (true, None) => Err(
             "an https:// server needs --ca-file (the CA that signed its \
                              certificate)"

@@ -24,7 +24,11 @@ struct Replica {
 
 impl Replica {
     async fn start(etcd: Option<&str>) -> Self {
-        let server = TestServer::spawn_with(|config| config.etcd = etcd.map(str::to_owned)).await;
+        Self::start_with(|config| config.etcd = etcd.map(str::to_owned)).await
+    }
+
+    async fn start_with(configure: impl FnOnce(&mut server::Config)) -> Self {
+        let server = TestServer::spawn_with(configure).await;
         Self {
             address: server.address.to_string(),
             server,
@@ -61,6 +65,8 @@ async fn calls(args: &[&str], count: usize) -> (Option<i32>, usize, String) {
         .env_remove("CLIENT_SERVER")
         .env_remove("CLIENT_SERVERS")
         .env_remove("CLIENT_ETCD")
+        .env_remove("CLIENT_TOKEN")
+        .env_remove("CLIENT_INSECURE_DISCOVERY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -226,4 +232,69 @@ async fn replicas_found_in_etcd_share_the_calls_and_a_drained_one_leaves() {
     let (code, _, stderr) = calls(&["--etcd", &url], 1).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no replica found"), "{stderr}");
+}
+
+/// The token never goes in clear text to replicas a list named: whoever can write the list
+/// could collect it. TLS with --ca-file, or an explicit --insecure-discovery.
+#[tokio::test]
+async fn a_token_goes_to_discovered_replicas_only_over_tls_or_when_told() {
+    let plain = Replica::start(None).await;
+    let (code, answered, stderr) =
+        calls(&["--servers", &plain.address, "--token", "s3cret"], 1).await;
+    assert_eq!((code, answered), (Some(2), 0), "{stderr}");
+    assert!(stderr.contains("--insecure-discovery"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cret"),
+        "the token is not echoed: {stderr}"
+    );
+
+    let (code, answered, stderr) = calls(
+        &[
+            "--servers",
+            &plain.address,
+            "--token",
+            "s3cret",
+            "--insecure-discovery",
+        ],
+        1,
+    )
+    .await;
+    assert_eq!((code, answered), (Some(0), 1), "{stderr}");
+
+    // Replicas with the development certificate, called over TLS: the token may go.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tls_dir = dir.path().to_owned();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let tls_dir = tls_dir.clone();
+        replicas.push(
+            Replica::start_with(move |config| {
+                config.tls_self_signed = true;
+                config.tls_dir = tls_dir;
+            })
+            .await,
+        );
+    }
+    let servers = format!("{},{}", replicas[0].address, replicas[1].address);
+    let ca_file = tls_dir.join("localhost.pem");
+    let ca_file = ca_file.to_str().expect("a UTF-8 path");
+    let (code, answered, stderr) = calls(
+        &[
+            "--servers",
+            &servers,
+            "--ca-file",
+            ca_file,
+            "--token",
+            "s3cret",
+        ],
+        40,
+    )
+    .await;
+    assert_eq!((code, answered), (Some(0), 40), "{stderr}");
+    for replica in &replicas {
+        assert!(
+            replica.answered().await >= 5,
+            "each TLS replica took a share"
+        );
+    }
 }

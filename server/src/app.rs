@@ -27,7 +27,7 @@ use crate::{
         access_log,
         auth::{self, Auth},
         call_limits::{self, CallLimits},
-        cors, deadline, message_limits,
+        call_time, content_type, cors, deadline, message_limits,
     },
     ops::{
         health::{self, Health},
@@ -56,6 +56,12 @@ const SERVICES: &[&str] = &[
     interop::SERVICE_NAME,
 ];
 
+/// The live subscriptions whose clients keep their request open by design: exempt from the
+/// request's idle and lifetime limits, bounded per client instead.
+fn live_subscriptions() -> Vec<String> {
+    vec![format!("/{}/Join", chat_service_server::SERVICE_NAME)]
+}
+
 /// The same codec settings on every generated server: gzip accepted from clients that send
 /// it and offered to clients that accept it, and messages over the limit refused either way
 /// (RESOURCE_EXHAUSTED, see `layers/message_limits.rs`).
@@ -77,6 +83,7 @@ pub struct App {
     hub: LiveHub,
     health: Health,
     shutdown: CancellationToken,
+    drain_delay: Duration,
     grace: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ConnectionLimits,
@@ -117,7 +124,11 @@ impl App {
             "weather"
         );
         let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
-        let metrics = Metrics::default();
+        let served: Vec<&str> = SERVICES.iter().chain(&health::SERVICES).copied().collect();
+        let descriptors: Vec<&[u8]> = std::iter::once(proto::FILE_DESCRIPTOR_SET)
+            .chain(health::DESCRIPTORS)
+            .collect();
+        let metrics = Metrics::new(&served, &descriptors);
         metrics.gauge_fn(
             "weather_live_producers",
             "Cities with a running live-update producer",
@@ -150,7 +161,7 @@ impl App {
             }
             _ => None,
         };
-        let call_limits = CallLimits::new(config.max_in_flight, config.state_changes_per_minute);
+        let call_limits = CallLimits::new(config.call_limits());
 
         let max_message = config.max_message_bytes as usize;
         let greeter = with_codec!(
@@ -176,37 +187,46 @@ impl App {
             max_message
         );
         let files = with_codec!(
-            FileServiceServer::new(FileService::new(
-                FileStore::new(config.upload_dir.clone(), config.upload_max_bytes()),
-                shutdown.clone(),
-            )),
+            FileServiceServer::new(FileService::new(FileStore::new(
+                config.upload_dir.clone(),
+                config.upload_max_bytes(),
+            ))),
             max_message
         );
+        let (reflection, reflection_v1alpha) = health::reflection()?;
         let grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
             .add_service(chat)
             .add_service(files)
             .add_service(health_service)
-            .add_service(health::reflection()?)
+            .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .into_axum_router()
             .route(interop::ROUTE, interop::handler(shutdown.clone()))
-            .layer(middleware::from_fn_with_state(
-                Auth::new(config.auth_token.as_deref()),
-                auth::require_token,
-            ))
             .layer(middleware::from_fn(message_limits::resource_exhausted))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(middleware::from_fn(deadline::enforce))
             .layer(middleware::from_fn_with_state(
+                config.call_time(live_subscriptions()),
+                call_time::enforce,
+            ))
+            .layer(middleware::from_fn_with_state(
                 call_limits.clone(),
                 call_limits::enforce,
+            ))
+            // Outside the limits, so a call refused for its token costs no one's budget.
+            .layer(middleware::from_fn_with_state(
+                Auth::new(config.auth_token.as_deref()),
+                auth::require_token,
             ))
             // Outside the deadline, so the log sees the status a deadline produces.
             .layer(middleware::from_fn_with_state(
                 metrics.clone(),
                 access_log::log_call,
             ))
+            // Not a gRPC request at all: 415, before it counts as a call.
+            .layer(middleware::from_fn(content_type::require_grpc))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
             // that is not gRPC-Web, which would break the static files.
             .layer(GrpcWebLayer::new());
@@ -222,6 +242,7 @@ impl App {
             hub,
             health,
             shutdown,
+            drain_delay: config.drain_delay,
             grace: config.shutdown_grace,
             tls: config.tls().as_ref().map(tls::server_config).transpose()?,
             limits: config.connection_limits(),
@@ -242,9 +263,12 @@ impl App {
         self.metrics.router()
     }
 
-    /// Serves until `signal` resolves, then drains: health turns NOT_SERVING, the replica
-    /// leaves etcd, no new connections are accepted, unary calls finish, open streams end
-    /// with UNAVAILABLE. After the grace period whatever still runs is abandoned.
+    /// Serves until `signal` resolves, then drains, in the order a balancer needs: health
+    /// turns NOT_SERVING while the server goes on serving for the drain delay (so health
+    /// checks see it before connections are refused), the replica leaves etcd, no new
+    /// connections are accepted, running calls finish (downloads included), live streams end
+    /// with UNAVAILABLE and health watches end, so none holds the exit. After the grace
+    /// period whatever still runs is abandoned.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -254,6 +278,7 @@ impl App {
             router,
             health,
             shutdown,
+            drain_delay,
             grace,
             tls,
             limits,
@@ -276,13 +301,19 @@ impl App {
             let shutdown = shutdown.clone();
             async move {
                 signal.await;
-                tracing::info!("shutting down: finishing running calls, ending open streams");
+                tracing::info!(
+                    drain_delay = %humantime::format_duration(drain_delay),
+                    "draining: reported NOT_SERVING, still serving for the drain delay"
+                );
                 health.draining().await;
+                tokio::time::sleep(drain_delay).await;
                 // Out of etcd before the listener closes, so clients stop choosing it.
                 if let Some(registered) = registered {
                     registered.leave().await;
                 }
+                tracing::info!("shutting down: finishing running calls, ending open streams");
                 shutdown.cancel();
+                health.end_watches().await;
             }
         };
         let server = accept::serve(listener, router, tls, limits, drain);

@@ -5,8 +5,10 @@ use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use http::HeaderValue;
+use ipnet::IpNet;
 
 use crate::{
+    layers::{call_limits::CallLimitSettings, call_time::CallTime, client::TrustedProxies},
     ops::registry::RegistrySettings,
     transport::{
         accept::ConnectionLimits,
@@ -164,8 +166,33 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
 
-    /// Calls per minute one client (by IP) may make to the methods that change state
-    /// (chat Post and Join, file Upload), bursts up to the same number; more get
+    /// Calls in flight from one client (its IP, IPv6 by /64, see --trusted-proxies),
+    /// streams and live subscriptions included (1 to 1,000,000), so one client cannot take
+    /// every slot; more get RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "SERVER_MAX_IN_FLIGHT_PER_CLIENT", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight_per_client: u32,
+
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers name the client, as IP
+    /// addresses or CIDR networks, comma separated (e.g. `127.0.0.1,10.0.0.0/8`). From any
+    /// other peer those headers are ignored. Default: none, every client is its TCP peer.
+    #[arg(long, env = "SERVER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// A call whose client keeps its request stream open but sends nothing for this long
+    /// is ended with DEADLINE_EXCEEDED (1s to 1h), e.g. `60s`. Live subscriptions (chat
+    /// Join) are exempt: they are bounded per client instead.
+    #[arg(long, env = "SERVER_REQUEST_IDLE_TIMEOUT", default_value = "60s", value_parser = flags::duration_in(Duration::from_secs(1)..=Duration::from_secs(3600)))]
+    pub request_idle_timeout: Duration,
+
+    /// The longest a call may run while its client has not closed its request stream (1s
+    /// to 24h), e.g. `2h`: enough for the largest upload on a slow link. Live subscriptions
+    /// are exempt; server streams whose request has ended are not limited.
+    #[arg(long, env = "SERVER_MAX_CALL_DURATION", default_value = "2h", value_parser = flags::duration_in(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)))]
+    pub max_call_duration: Duration,
+
+    /// Calls per minute one client may make to the methods that change state (chat Post,
+    /// each message of a Join, file Upload), bursts up to the same number; more get
     /// RESOURCE_EXHAUSTED with a RetryInfo.
     #[arg(long, env = "SERVER_STATE_CHANGES_PER_MINUTE", default_value_t = NonZeroU32::new(120).expect("not zero"))]
     pub state_changes_per_minute: NonZeroU32,
@@ -187,6 +214,12 @@ pub struct Config {
     /// the address it listens on, when that is a specific one.
     #[arg(long, env = "SERVER_ADVERTISE", value_parser = flags::host_port)]
     pub advertise: Option<String>,
+
+    /// How long a draining server reports NOT_SERVING while still serving, before it stops
+    /// accepting connections (0s to 5m): time for a balancer's health checks to see it and
+    /// send new calls elsewhere, e.g. `5s` for checks every 2 s. `0s` stops at once.
+    #[arg(long, env = "SERVER_DRAIN_DELAY", default_value = "2s", value_parser = flags::duration_in(Duration::ZERO..=Duration::from_secs(300)))]
+    pub drain_delay: Duration,
 
     /// How long a graceful shutdown waits for running calls before exiting anyway, e.g. `10s`.
     #[arg(long, env = "SERVER_SHUTDOWN_GRACE", default_value = "10s", value_parser = flags::duration)]
@@ -255,6 +288,25 @@ impl Config {
         }
     }
 
+    /// The call limits' settings.
+    pub fn call_limits(&self) -> CallLimitSettings {
+        CallLimitSettings {
+            max_in_flight: self.max_in_flight,
+            max_in_flight_per_client: self.max_in_flight_per_client,
+            state_changes_per_minute: self.state_changes_per_minute,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies.clone()),
+        }
+    }
+
+    /// The limits on calls whose request stays open; `live` are exempt.
+    pub fn call_time(&self, live: Vec<String>) -> CallTime {
+        CallTime {
+            request_idle: self.request_idle_timeout,
+            max_duration: self.max_call_duration,
+            live: std::sync::Arc::new(live.into_iter().collect()),
+        }
+    }
+
     /// The largest file an upload may send, in bytes.
     pub fn upload_max_bytes(&self) -> u64 {
         u64::from(self.upload_max_mib) * 1024 * 1024
@@ -290,6 +342,17 @@ fn parse_origin(value: &str) -> Result<HeaderValue, String> {
         return Err(format!("'{value}': {expected}"));
     }
     HeaderValue::from_str(value).map_err(|_| format!("'{value}': {expected}"))
+}
+
+/// A network (`10.0.0.0/8`, `2001:db8::/32`) or one address (`127.0.0.1`, `::1`).
+fn parse_network(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            "expected an IP address or CIDR network, e.g. `127.0.0.1` or `10.0.0.0/8`".into()
+        })
 }
 
 fn parse_static_dir(value: &str) -> Result<PathBuf, String> {
@@ -364,6 +427,10 @@ mod tests {
             !error.to_string().contains("has space"),
             "the secret is not echoed: {error}"
         );
+        let config = parse(&["--trusted-proxies", "127.0.0.1,10.0.0.0/8,::1"]).expect("valid");
+        assert_eq!(config.trusted_proxies.len(), 3);
+        let error = parse(&["--trusted-proxies", "10.0.0.0/33"]).expect_err("bad prefix");
+        assert!(error.to_string().contains("CIDR"), "{error}");
         let error = parse(&["--tls-client-ca", "ca.pem"]).expect_err("mutual TLS needs TLS");
         assert!(error.to_string().contains("--tls-cert"), "{error}");
         let error = parse(&["--log", "=="]).expect_err("bad filter");

@@ -39,7 +39,8 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The server with the default configuration (live updates every [`LIVE_INTERVAL`]).
+    /// The server with the default configuration, but live updates every [`LIVE_INTERVAL`]
+    /// and no drain delay (no balancer waits for its health checks here).
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }
@@ -48,6 +49,7 @@ impl TestServer {
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::defaults();
         config.live_interval = LIVE_INTERVAL;
+        config.drain_delay = Duration::ZERO;
         configure(&mut config);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

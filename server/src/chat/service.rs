@@ -18,6 +18,7 @@ use crate::{
     chat::rooms::{Message, Rooms, Subscription},
     convert::timestamp,
     error::ApiError,
+    layers::call_limits::ChangeBudget,
     ops::shutdown::{ResponseStream, until_shutdown},
 };
 
@@ -64,6 +65,8 @@ impl chat_service_server::ChatService for ChatService {
         &self,
         request: Request<Streaming<JoinRequest>>,
     ) -> Result<Response<Self::JoinStream>, Status> {
+        // Each message posted takes from the client's change budget, as a Post would.
+        let budget = request.extensions().get::<ChangeBudget>().cloned();
         let mut incoming = request.into_inner();
         let JoinRoom {
             room,
@@ -88,6 +91,7 @@ impl chat_service_server::ChatService for ChatService {
             room,
             author,
             posted: 0,
+            budget,
         };
         // The room's events, while the client's messages are posted as they come; the call
         // ends when the client closes its side (or a message is refused). Events first: what
@@ -125,11 +129,14 @@ struct Session {
     room: String,
     author: String,
     posted: u32,
+    budget: Option<ChangeBudget>,
 }
 
 impl Session {
-    /// Posts each text the client sends, one [`Step::Posted`] each; a refused message is
-    /// an error for the client, then the end; so is the client closing its side.
+    /// Posts each text the client sends, one [`Step::Posted`] each; a refused message (or
+    /// one over the client's change budget) is an error for the client, then the end; so is
+    /// an error on the request stream (a message too large, one that does not decode),
+    /// while the client closing its side is a normal end.
     fn posts(self) -> impl Stream<Item = Step> + Send {
         let posts = stream::unfold(Some(self), |session| async move {
             let mut session = session?;
@@ -137,6 +144,9 @@ impl Session {
                 Ok(Some(JoinRequest {
                     action: Some(join_request::Action::Text(text)),
                 })) => {
+                    if let Some(Err(status)) = session.budget.as_ref().map(ChangeBudget::spend) {
+                        return Some((Step::Event(Err(status)), None));
+                    }
                     session.posted += 1;
                     match session.rooms.post(&session.room, &session.author, &text) {
                         Ok(_) => return Some((Step::Posted, Some(session))),
@@ -154,8 +164,10 @@ impl Session {
                         session.posted + 2
                     ),
                 ),
-                // The client closed its side, or the call broke: leave the room.
-                Ok(None) | Err(_) => return None,
+                // The client closed its side: leave the room.
+                Ok(None) => return None,
+                // The request stream failed: the call ends with its status, never OK.
+                Err(status) => return Some((Step::Event(Err(status)), None)),
             };
             Some((Step::Event(Err(refused.into())), None))
         });

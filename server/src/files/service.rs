@@ -5,14 +5,14 @@ use proto::files::v1::{
     DownloadRequest, DownloadResponse, FileInfo, ListFilesRequest, ListFilesResponse,
     UploadRequest, file_service_server, upload_request,
 };
-use tokio_util::{io::ReaderStream, sync::CancellationToken};
+use tokio_util::io::ReaderStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     convert::timestamp,
     error::ApiError,
     files::store::{FileStore, StoredFile},
-    ops::shutdown::{ResponseStream, until_shutdown},
+    ops::shutdown::ResponseStream,
 };
 
 /// Bytes per Download message.
@@ -21,12 +21,11 @@ const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct FileService {
     store: FileStore,
-    shutdown: CancellationToken,
 }
 
 impl FileService {
-    pub fn new(store: FileStore, shutdown: CancellationToken) -> Self {
-        Self { store, shutdown }
+    pub fn new(store: FileStore) -> Self {
+        Self { store }
     }
 }
 
@@ -101,7 +100,8 @@ impl file_service_server::FileService for FileService {
                 ApiError::internal(format!("cannot read stored file {name}: {error}")).into()
             })
         });
-        Ok(Response::new(until_shutdown(chunks, self.shutdown.clone())))
+        // Not ended by a shutdown: a download in progress may finish within the grace.
+        Ok(Response::new(Box::pin(chunks)))
     }
 }
 

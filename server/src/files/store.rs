@@ -22,6 +22,10 @@ use tokio::{fs, io::AsyncWriteExt};
 use crate::error::ApiError;
 
 pub const MAX_NAME_CHARS: usize = 100;
+/// Bytes of a name in UTF-8, as the file system counts them (a 100-character CJK name is
+/// 300): with the digest record's prefix and the pending record's suffix it stays under the
+/// 255 bytes most file systems allow.
+pub const MAX_NAME_BYTES: usize = 200;
 /// Bytes of one upload chunk; the message as a whole stays under tonic's 4 MiB default.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 /// Files the directory may hold.
@@ -135,19 +139,22 @@ impl FileStore {
         Ok(files)
     }
 
-    /// Opens a stored file to read.
+    /// Opens a stored file to read. A symbolic link in the directory is not followed: it is
+    /// not listed, and not found here either.
     pub async fn open(&self, name: &str) -> Result<fs::File, ApiError> {
         validate_name(name)?;
         let path = self.dir.join(name);
-        fs::File::open(&path)
-            .await
-            .map_err(|error| match error.kind() {
-                io::ErrorKind::NotFound => ApiError::NotFound {
-                    kind: "file",
-                    id: name.to_owned(),
-                },
-                _ => internal("open", &path, error),
-            })
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        options.custom_flags(libc::O_NOFOLLOW);
+        let file = options.open(&path).await;
+        let is_symlink = |error: &io::Error| error.raw_os_error() == Some(libc::ELOOP);
+        file.map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => not_found(name),
+            _ if is_symlink(&error) => not_found(name),
+            _ => internal("open", &path, error),
+        })
     }
 }
 
@@ -211,23 +218,31 @@ impl Upload {
             .await
             .map_err(|error| internal("write", &partial, error))?;
         let sha256 = hex(&std::mem::take(&mut self.hasher).finalize());
+        // The digest goes to a record of this upload's own first, and takes the name's
+        // record only once this upload has taken the name: a losing upload of the same name
+        // never touches the winner's record.
         let record = self
             .target
             .with_file_name(format!("{SHA256_PREFIX}{}", self.name));
-        fs::write(&record, &sha256)
+        let pending = partial.with_extension("sha256");
+        fs::write(&pending, &sha256)
             .await
-            .map_err(|error| internal("write", &record, error))?;
+            .map_err(|error| internal("write", &pending, error))?;
         // The moment the file appears; fails if another upload of the name got there first.
-        match fs::hard_link(&partial, &self.target).await {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(already_exists(&self.name));
-            }
-            Err(error) => return Err(internal("store", &self.target, error)),
+        let linked = fs::hard_link(&partial, &self.target).await;
+        if let Err(error) = linked {
+            let _ = fs::remove_file(&pending).await;
+            return Err(match error.kind() {
+                io::ErrorKind::AlreadyExists => already_exists(&self.name),
+                _ => internal("store", &self.target, error),
+            });
         }
         // Done: from here on the partial file is only a second name for the stored one.
         self.partial = None;
         let _ = fs::remove_file(&partial).await;
+        fs::rename(&pending, &record)
+            .await
+            .map_err(|error| internal("write", &record, error))?;
         Ok(StoredFile {
             name: self.name.clone(),
             size: self.received,
@@ -256,6 +271,11 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
         "must not be empty".to_owned()
     } else if chars > MAX_NAME_CHARS {
         format!("must be at most {MAX_NAME_CHARS} characters, got {chars}")
+    } else if name.len() > MAX_NAME_BYTES {
+        format!(
+            "must be at most {MAX_NAME_BYTES} bytes in UTF-8, got {}",
+            name.len()
+        )
     } else if name.starts_with('.') {
         "must not start with `.`".to_owned()
     } else if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
@@ -264,6 +284,13 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
         return Ok(());
     };
     Err(ApiError::invalid("name", problem))
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::NotFound {
+        kind: "file",
+        id: name.to_owned(),
+    }
 }
 
 fn already_exists(name: &str) -> ApiError {
@@ -338,6 +365,94 @@ mod tests {
             .expect("dir")
             .count();
         assert_eq!(left, 0);
+    }
+
+    /// Two uploads of one name with different contents, finishing in either order: the
+    /// loser gets ALREADY_EXISTS and the listed digest is always that of the stored bytes.
+    #[tokio::test]
+    async fn a_losing_upload_of_a_name_leaves_the_winners_digest() {
+        use tokio::io::AsyncReadExt;
+        for winner_first in [true, false] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = store(dir.path());
+            let mut first = store.begin("same.txt", 5).await.expect("begin");
+            let mut second = store.begin("same.txt", 5).await.expect("begin");
+            first.write(b"first").await.expect("write");
+            second.write(b"other").await.expect("write");
+            let (winner, loser) = if winner_first {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            let stored = winner.finish().await.expect("the first to finish wins");
+            let error = loser.finish().await.expect_err("the name is taken");
+            assert!(matches!(error, ApiError::AlreadyExists { .. }), "{error:?}");
+
+            let listed = store.list().await.expect("list");
+            assert_eq!(listed.len(), 1);
+            let mut bytes = Vec::new();
+            store
+                .open("same.txt")
+                .await
+                .expect("open")
+                .read_to_end(&mut bytes)
+                .await
+                .expect("read");
+            assert_eq!(listed[0].sha256, hex(&Sha256::digest(&bytes)));
+            assert_eq!(listed[0].sha256, stored.sha256);
+            let hidden = std::fs::read_dir(dir.path().join("uploads"))
+                .expect("dir")
+                .count();
+            assert_eq!(hidden, 2, "the file and its record, nothing pending");
+        }
+    }
+
+    /// A name is as long as its bytes: 100 CJK characters are 300 bytes, refused before any
+    /// byte is stored.
+    #[tokio::test]
+    async fn names_are_limited_by_their_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(dir.path());
+        let error = store
+            .begin(&"語".repeat(MAX_NAME_CHARS), 1)
+            .await
+            .expect_err("300 bytes");
+        let ApiError::InvalidArgument { field, description } = error else {
+            panic!("expected INVALID_ARGUMENT, got {error:?}");
+        };
+        assert_eq!(field, "name");
+        assert!(description.contains("bytes"), "{description}");
+        assert!(!dir.path().join("uploads").exists(), "nothing stored");
+        store
+            .begin(&"語".repeat(MAX_NAME_BYTES / 3), 1)
+            .await
+            .expect("within the limit");
+    }
+
+    /// A symbolic link in the upload directory is neither listed nor opened.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn symbolic_links_are_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(dir.path());
+        let mut upload = store.begin("real.txt", 2).await.expect("begin");
+        upload.write(b"ok").await.expect("write");
+        upload.finish().await.expect("finish");
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "outside the upload directory").expect("write");
+        std::os::unix::fs::symlink(&secret, dir.path().join("uploads/link.txt")).expect("link");
+
+        let names: Vec<_> = store
+            .list()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|file| file.name)
+            .collect();
+        assert_eq!(names, ["real.txt"]);
+        let error = store.open("link.txt").await.expect_err("not followed");
+        assert!(matches!(error, ApiError::NotFound { .. }), "{error:?}");
+        store.open("real.txt").await.expect("a real file opens");
     }
 
     #[tokio::test]

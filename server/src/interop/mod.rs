@@ -28,7 +28,7 @@ use proto::grpc_testing::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Status};
+use tonic::{Code, Status, metadata::MetadataValue};
 
 use self::frames::{Gone, MAX_MESSAGE_BYTES, MessageReader, Responder};
 use crate::{error::ApiError, layers::body::status_response};
@@ -38,6 +38,8 @@ pub const ROUTE: &str = "/grpc.testing.TestService/{method}";
 pub const SERVICE_NAME: &str = "grpc.testing.TestService";
 
 const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+/// The message encodings this service takes and gives, besides `identity`.
+const ACCEPT_ENCODING: &str = "gzip";
 const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
 /// Payload bodies stay below the message limit, whatever the framing around them.
 const MAX_PAYLOAD_BYTES: i32 = (MAX_MESSAGE_BYTES - 1024) as i32;
@@ -91,10 +93,16 @@ fn call(method_name: &str, request: Request, shutdown: CancellationToken) -> Res
         None | Some(b"identity") => false,
         Some(b"gzip") => true,
         Some(other) => {
-            return status_response(Status::unimplemented(format!(
+            // The compression spec: UNIMPLEMENTED, saying what is supported.
+            let mut status = Status::unimplemented(format!(
                 "grpc-encoding {} is not supported; use gzip",
                 String::from_utf8_lossy(other)
-            )));
+            ));
+            status.metadata_mut().insert(
+                "grpc-accept-encoding",
+                MetadataValue::from_static(ACCEPT_ENCODING),
+            );
+            return status_response(status);
         }
     };
     let gzip_out = headers
@@ -108,7 +116,7 @@ fn call(method_name: &str, request: Request, shutdown: CancellationToken) -> Res
     }
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, "application/grpc")
-        .header("grpc-accept-encoding", "gzip");
+        .header("grpc-accept-encoding", ACCEPT_ENCODING);
     if gzip_out {
         response = response.header("grpc-encoding", "gzip");
     }

@@ -61,8 +61,7 @@ pub async fn log_call(
         })
     });
     let call = Call {
-        _gauge: metrics.started(&method),
-        metrics,
+        gauge: metrics.started(&method),
         request_bytes,
         response_bytes: 0,
         method,
@@ -108,9 +107,8 @@ fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
 
 #[derive(Debug)]
 struct Call {
-    metrics: Metrics,
     /// Held for the call's life: dropping it ends the in-flight count.
-    _gauge: CallGauge,
+    gauge: CallGauge,
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
     method: String,
@@ -126,8 +124,7 @@ impl Call {
         let code = code.map_or("CANCELLED", proto::status::code_name);
         let peer = self.peer.map(|peer| peer.to_string()).unwrap_or_default();
         let seconds = self.started.elapsed().as_secs_f64();
-        self.metrics.finished(
-            &self.method,
+        self.gauge.finished(
             code,
             seconds,
             self.request_bytes.load(Ordering::Relaxed),

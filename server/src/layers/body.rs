@@ -8,7 +8,7 @@
 
 use axum::{body::Body, response::Response};
 use bytes::Bytes;
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use http_body_util::BodyExt;
 use tonic::Status;
 
@@ -21,10 +21,17 @@ pub fn status_response(status: Status) -> Response {
 
 /// `body`, with `on_frame` shown (and free to change) each frame as it passes. `on_frame`
 /// is dropped with the body.
+///
+/// A body that is already over (a trailers-only answer: a refusal, an error) is returned as
+/// it is and `on_frame` dropped at once: it has no frame to show, and `map_frame` would hide
+/// its exact size, so HTTP/1.1 would send it chunked instead of with `content-length: 0`.
 pub fn on_frame<F>(body: Body, mut on_frame: F) -> Body
 where
     F: FnMut(&mut Frame<Bytes>) + Send + 'static,
 {
+    if body.is_end_stream() {
+        return body;
+    }
     Body::new(body.map_frame(move |mut frame| {
         on_frame(&mut frame);
         frame

@@ -1,15 +1,24 @@
 //! Limits on calls, answered with RESOURCE_EXHAUSTED before a handler runs:
 //!
-//! - calls in flight on the whole server (`--max-in-flight`): a call holds its slot until
-//!   its response ends, streams included, so a flood cannot grow memory without bound;
+//! - calls in flight on the whole server (`--max-in-flight`), and from one client
+//!   (`--max-in-flight-per-client`), so one address cannot take every slot: a call holds
+//!   its slots until its response ends, streams included, so a flood cannot grow memory
+//!   without bound and live subscriptions are bounded per client;
 //! - calls per client to the methods that change state (`--state-changes-per-minute`, a
-//!   token bucket per client IP, bursts up to the same number): the answer carries a
-//!   `google.rpc.RetryInfo` saying when to try again.
+//!   token bucket per client, bursts up to the same number): the answer carries a
+//!   `google.rpc.RetryInfo` saying when to try again. A call that makes several changes (a
+//!   chat `Join` posts each message it receives) finds its client's [`ChangeBudget`] in the
+//!   request's extensions and spends from it for each.
+//!
+//! The client is the one [`TrustedProxies`] names (the peer, or behind a trusted proxy the
+//! address it forwards for; IPv6 by /64). Authentication runs before this layer, so a call
+//! refused for its token costs nobody's budget.
 
 use std::{
-    net::{IpAddr, SocketAddr},
+    collections::HashMap,
+    net::SocketAddr,
     num::NonZeroU32,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -27,22 +36,38 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::{
     auth,
     body::{self, status_response},
+    client::{ClientKey, TrustedProxies},
 };
+
+/// The limits' settings, from the configuration.
+#[derive(Debug, Clone)]
+pub struct CallLimitSettings {
+    pub max_in_flight: u32,
+    pub max_in_flight_per_client: u32,
+    pub state_changes_per_minute: NonZeroU32,
+    pub trusted_proxies: TrustedProxies,
+}
 
 #[derive(Debug, Clone)]
 pub struct CallLimits {
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
-    state_changes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    per_client: Arc<Mutex<HashMap<ClientKey, u32>>>,
+    max_per_client: u32,
+    state_changes: Arc<DefaultKeyedRateLimiter<ClientKey>>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl CallLimits {
-    pub fn new(max_in_flight: u32, state_changes_per_minute: NonZeroU32) -> Self {
-        let limiter = RateLimiter::keyed(Quota::per_minute(state_changes_per_minute));
+    pub fn new(settings: CallLimitSettings) -> Self {
+        let limiter = RateLimiter::keyed(Quota::per_minute(settings.state_changes_per_minute));
         Self {
-            in_flight: Arc::new(Semaphore::new(max_in_flight as usize)),
-            max_in_flight: max_in_flight as usize,
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight as usize)),
+            max_in_flight: settings.max_in_flight as usize,
+            per_client: Arc::default(),
+            max_per_client: settings.max_in_flight_per_client,
             state_changes: Arc::new(limiter),
+            trusted_proxies: settings.trusted_proxies,
         }
     }
 
@@ -58,43 +83,118 @@ impl CallLimits {
         }
     }
 
-    fn check_rate(&self, request: &Request) -> Result<(), Status> {
+    /// For a call that changes state: spends one change of its client's budget, and hands
+    /// the budget to the handler for any further changes the call makes.
+    fn check_rate(&self, client: ClientKey, request: &mut Request) -> Result<(), Status> {
         if !auth::changes_state(request.uri().path()) {
             return Ok(());
         }
-        let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
-            return Ok(());
+        let budget = ChangeBudget {
+            limiter: Arc::clone(&self.state_changes),
+            client,
         };
-        self.state_changes
-            .check_key(&peer.ip())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-                let wait = wait.max(Duration::from_millis(1));
-                Status::with_error_details(
-                    Code::ResourceExhausted,
-                    format!(
-                        "too many changes from this client: try again in {} ms",
-                        wait.as_millis()
-                    ),
-                    ErrorDetails::with_retry_info(Some(wait)),
-                )
-            })
+        budget.spend()?;
+        request.extensions_mut().insert(budget);
+        Ok(())
+    }
+
+    /// Takes one of the client's in-flight slots.
+    fn client_slot(&self, client: ClientKey) -> Result<ClientSlot, Status> {
+        let mut counts = self
+            .per_client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(client).or_default();
+        if *count >= self.max_per_client {
+            return Err(Status::resource_exhausted(format!(
+                "this client is at its limit of {} calls in flight; end some first",
+                self.max_per_client
+            )));
+        }
+        *count += 1;
+        Ok(ClientSlot {
+            counts: Arc::clone(&self.per_client),
+            client,
+        })
+    }
+}
+
+/// One of a client's in-flight slots; the client's entry goes when its last call ends, so
+/// the table holds only clients with calls running.
+#[derive(Debug)]
+struct ClientSlot {
+    counts: Arc<Mutex<HashMap<ClientKey, u32>>>,
+    client: ClientKey,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// One client's share of `--state-changes-per-minute`, for a call that changes state more
+/// than once: the same bucket its `Post` calls take from.
+#[derive(Debug, Clone)]
+pub struct ChangeBudget {
+    limiter: Arc<DefaultKeyedRateLimiter<ClientKey>>,
+    client: ClientKey,
+}
+
+impl ChangeBudget {
+    /// Takes one change, or refuses with RESOURCE_EXHAUSTED and a RetryInfo.
+    pub fn spend(&self) -> Result<(), Status> {
+        self.limiter.check_key(&self.client).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let wait = wait.max(Duration::from_millis(1));
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!(
+                    "too many changes from this client: try again in {} ms",
+                    wait.as_millis()
+                ),
+                ErrorDetails::with_retry_info(Some(wait)),
+            )
+        })
     }
 }
 
 /// Middleware (`axum::middleware::from_fn_with_state`).
-pub async fn enforce(State(limits): State<CallLimits>, request: Request, next: Next) -> Response {
-    if let Err(status) = limits.check_rate(&request) {
-        return status_response(status);
-    }
+pub async fn enforce(
+    State(limits): State<CallLimits>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| limits.trusted_proxies.client(peer.ip(), request.headers()));
+    let client_slot = match client {
+        Some(client) => {
+            if let Err(status) = limits.check_rate(client, &mut request) {
+                return status_response(status);
+            }
+            match limits.client_slot(client) {
+                Ok(slot) => Some(slot),
+                Err(status) => return status_response(status),
+            }
+        }
+        None => None,
+    };
     let Ok(permit) = Arc::clone(&limits.in_flight).try_acquire_owned() else {
         return status_response(Status::resource_exhausted(format!(
             "the server is at its limit of {} calls in flight; try again shortly",
             limits.max_in_flight
         )));
     };
-    // The call keeps its slot until its response ends (streams included).
+    // The call keeps its slots until its response ends (streams included).
     next.run(request)
         .await
-        .map(|body| body::holding(body, permit))
+        .map(|body| body::holding(body, (permit, client_slot)))
 }

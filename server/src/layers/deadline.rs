@@ -13,11 +13,13 @@ use std::{
 
 use axum::{body::Body, extract::Request, middleware::Next, response::Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
+use tonic::Status;
 
 const GRPC_TIMEOUT: &str = "grpc-timeout";
+#[cfg(test)]
 const DEADLINE_EXCEEDED: &str = "4";
 
 /// Middleware (`axum::middleware::from_fn`) that applies the request's `grpc-timeout`.
@@ -30,16 +32,12 @@ pub async fn enforce(request: Request, next: Next) -> Response {
         return next.run(request).await;
     };
     let deadline = Instant::now() + timeout;
+    let exceeded = || Status::deadline_exceeded("deadline exceeded");
     match tokio::time::timeout_at(deadline, next.run(request)).await {
-        Ok(response) => response.map(|body| {
-            Body::new(DeadlineBody {
-                inner: Some(body),
-                deadline: Box::pin(tokio::time::sleep_until(deadline)),
-            })
-        }),
-        Err(_) => {
-            super::body::status_response(tonic::Status::deadline_exceeded("deadline exceeded"))
+        Ok(response) => {
+            response.map(|body| Cutoff::body(body, deadline, move || Check::Now(exceeded())))
         }
+        Err(_) => super::body::status_response(exceeded()),
     }
 }
 
@@ -62,18 +60,43 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-/// A response body that ends with DEADLINE_EXCEEDED trailers at the deadline.
-///
-/// Written by hand, unlike the other pass-through bodies (`body.rs`): it polls a timer
-/// beside the inner body, and at the deadline drops the inner body and yields a frame of its
-/// own, which no `http_body_util` combinator does.
-struct DeadlineBody {
-    /// `None` once the deadline has passed: the handler's stream is already dropped.
-    inner: Option<Body>,
-    deadline: Pin<Box<Sleep>>,
+/// What a [`Cutoff`]'s timer finds when it fires.
+#[derive(Debug)]
+pub enum Check {
+    /// Not yet: look again then.
+    Later(Instant),
+    /// End the call now, with this status.
+    Now(Status),
+    /// Never: the body runs to its own end.
+    Never,
 }
 
-impl http_body::Body for DeadlineBody {
+/// A response body that ends the call with a status of its own when its timer fires and
+/// `check` says so: at the deadline, or when the client's request stream stalls.
+///
+/// Written by hand, unlike the other pass-through bodies (`body.rs`): it polls a timer
+/// beside the inner body, and when it cuts drops the inner body (the handler's stream: its
+/// work stops) and yields trailers of its own, which no `http_body_util` combinator does.
+pub struct Cutoff<F> {
+    /// `None` once cut: the handler's stream is already dropped.
+    inner: Option<Body>,
+    /// `None` once `check` said never.
+    timer: Option<Pin<Box<Sleep>>>,
+    check: F,
+}
+
+impl<F: FnMut() -> Check + Send + Unpin + 'static> Cutoff<F> {
+    /// `body`, checked with `check` first at `at`.
+    pub fn body(body: Body, at: Instant, check: F) -> Body {
+        Body::new(Self {
+            inner: Some(body),
+            timer: Some(Box::pin(tokio::time::sleep_until(at))),
+            check,
+        })
+    }
+}
+
+impl<F: FnMut() -> Check + Send + Unpin + 'static> http_body::Body for Cutoff<F> {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -81,23 +104,30 @@ impl http_body::Body for DeadlineBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let Some(inner) = self.inner.as_mut() else {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
         if let Poll::Ready(frame) = Pin::new(inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if self.deadline.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
+        while let Some(timer) = this.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            match (this.check)() {
+                Check::Later(at) => timer.as_mut().reset(at),
+                Check::Never => this.timer = None,
+                Check::Now(status) => {
+                    this.inner = None;
+                    let mut trailers = HeaderMap::new();
+                    // A status's own code and message always make valid headers.
+                    let _ = status.add_header(&mut trailers);
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
         }
-        self.inner = None;
-        let mut trailers = HeaderMap::new();
-        trailers.insert("grpc-status", HeaderValue::from_static(DEADLINE_EXCEEDED));
-        trailers.insert(
-            "grpc-message",
-            HeaderValue::from_static("deadline exceeded"),
-        );
-        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
@@ -182,14 +212,52 @@ mod tests {
     async fn a_body_still_streaming_at_the_deadline_ends_with_deadline_exceeded() {
         let never_ending =
             Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
-        let mut body = DeadlineBody {
+        let mut body = Cutoff {
             inner: Some(never_ending),
-            deadline: Box::pin(tokio::time::sleep(Duration::from_secs(2))),
+            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(2)))),
+            check: || Check::Now(Status::deadline_exceeded("deadline exceeded")),
         };
         let frame = body.frame().await.expect("a frame").expect("no error");
         let trailers = frame.into_trailers().expect("trailers");
         assert_eq!(trailers["grpc-status"], DEADLINE_EXCEEDED);
         assert!(body.inner.is_none(), "the inner body is dropped");
         assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cutoff_looks_again_when_told_later_and_stops_when_told_never() {
+        let started = Instant::now();
+        let mut looks = 0;
+        let never_ending =
+            || Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+        let mut body = Cutoff {
+            inner: Some(never_ending()),
+            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(1)))),
+            check: move || {
+                looks += 1;
+                if looks < 3 {
+                    Check::Later(Instant::now() + Duration::from_secs(1))
+                } else {
+                    Check::Now(Status::cancelled("enough"))
+                }
+            },
+        };
+        let trailers = body
+            .frame()
+            .await
+            .expect("a frame")
+            .expect("ok")
+            .into_trailers();
+        assert_eq!(trailers.expect("trailers")["grpc-status"], "1");
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+
+        let mut forever = Cutoff {
+            inner: Some(never_ending()),
+            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(1)))),
+            check: || Check::Never,
+        };
+        let polled = tokio::time::timeout(Duration::from_secs(60), forever.frame()).await;
+        assert!(polled.is_err(), "still running after the check said never");
+        assert!(forever.inner.is_some());
     }
 }

@@ -2,6 +2,12 @@
 //! ("request message larger than configured limit"); tonic answers OUT_OF_RANGE. This
 //! middleware rewrites that one status, in headers (trailers-only responses) or trailers,
 //! and leaves every other status alone.
+//!
+//! tonic reports the condition only in its message text, so that is what is matched. The
+//! wording is pinned by the integration tests `messages_past_the_limit_are_resource_exhausted`
+//! and `responses_past_the_limit_are_resource_exhausted_too` (tests/api/transport.rs), which
+//! send real oversized messages through tonic both ways: if a tonic upgrade rewords the
+//! message, they fail with OUT_OF_RANGE instead of passing quietly.
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use http::{HeaderMap, HeaderValue};

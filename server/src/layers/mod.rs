@@ -1,11 +1,15 @@
 //! Middleware around every gRPC call, outermost first as `app.rs` stacks them: CORS, the
-//! access log and metrics, call limits, deadlines, the oversized-message status, and
-//! authentication; and the response-body helpers they share.
+//! gRPC content-type check, the access log and metrics, authentication, call limits (per
+//! client, as [`client`] identifies it), the open request's time limits, deadlines, and the oversized-message status; and
+//! the response-body helpers they share.
 
 pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod call_limits;
+pub mod call_time;
+pub mod client;
+pub mod content_type;
 pub mod cors;
 pub mod deadline;
 pub mod message_limits;

@@ -5,7 +5,7 @@
 //! weather producers), registered with [`Metrics::gauge_fn`] so this file knows no feature.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -22,21 +22,25 @@ use prometheus_client::{
 };
 use prost::Message as _;
 
+/// The `method` label of calls to a path the server does not serve: one series for all of
+/// them, however many made-up names clients send.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Handled {
-    method: String,
+    method: Arc<str>,
     code: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Method {
-    method: String,
+    method: Arc<str>,
 }
 
 type Histograms = Family<Method, Histogram, fn() -> Histogram>;
 
 /// The server's metrics. Cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
 }
@@ -60,8 +64,16 @@ struct Inner {
     resident_bytes: Gauge,
     cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     open_fds: Gauge,
-    /// Paths (`/package.Service/Method`) whose responses are streams.
-    streaming: HashSet<String>,
+    /// The methods served, by path (`/package.Service/Method`); the rest are unknown.
+    methods: HashMap<String, Served>,
+    unknown: Arc<str>,
+}
+
+/// A method the server serves: its label, and whether its responses are a stream.
+#[derive(Debug, Clone)]
+struct Served {
+    label: Arc<str>,
+    stream: bool,
 }
 
 type ReadGauge = Box<dyn Fn() -> i64 + Send + Sync>;
@@ -76,8 +88,10 @@ fn bytes() -> Histogram {
     Histogram::new(exponential_buckets(64.0, 4.0, 11))
 }
 
-impl Default for Inner {
-    fn default() -> Self {
+impl Metrics {
+    /// Metrics for a server that serves `services` (full protobuf names), whose methods are
+    /// found in `descriptor_sets` (encoded `FileDescriptorSet`s).
+    pub fn new(services: &[&str], descriptor_sets: &[&[u8]]) -> Self {
         let mut registry = Registry::default();
         let handled = Family::<Handled, Counter>::default();
         let seconds = Histograms::new_with_constructor(seconds);
@@ -131,7 +145,7 @@ impl Default for Inner {
             "Open file descriptors",
             open_fds.clone(),
         );
-        Self {
+        let inner = Inner {
             registry: Mutex::new(registry),
             handled,
             seconds,
@@ -143,12 +157,14 @@ impl Default for Inner {
             resident_bytes,
             cpu_seconds,
             open_fds,
-            streaming: streaming_methods(),
+            methods: served_methods(services, descriptor_sets),
+            unknown: Arc::from(UNKNOWN_METHOD),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
-}
 
-impl Metrics {
     /// Registers a gauge whose value `read` gives each time the metrics are scraped.
     pub fn gauge_fn(&self, name: &str, help: &str, read: impl Fn() -> i64 + Send + Sync + 'static) {
         let gauge = Gauge::default();
@@ -164,47 +180,21 @@ impl Metrics {
             .push((gauge, Box::new(read)));
     }
 
-    /// A call starts: returns what its end needs.
-    pub fn started(&self, method: &str) -> CallGauge {
-        let stream = self.inner.streaming.contains(method);
+    /// A call to `path` starts: returns what its end needs.
+    pub fn started(&self, path: &str) -> CallGauge {
+        let (label, stream) = match self.inner.methods.get(path) {
+            Some(served) => (Arc::clone(&served.label), served.stream),
+            None => (Arc::clone(&self.inner.unknown), false),
+        };
         self.inner.in_flight.inc();
         if stream {
             self.inner.open_streams.inc();
         }
         CallGauge {
             metrics: self.clone(),
+            label,
             stream,
         }
-    }
-
-    /// A call ended with `code` after `seconds`, having moved these bytes.
-    pub fn finished(
-        &self,
-        method: &str,
-        code: &str,
-        seconds: f64,
-        request_bytes: u64,
-        response_bytes: u64,
-    ) {
-        let label = Method {
-            method: method.to_owned(),
-        };
-        self.inner
-            .handled
-            .get_or_create(&Handled {
-                method: method.to_owned(),
-                code: code.to_owned(),
-            })
-            .inc();
-        self.inner.seconds.get_or_create(&label).observe(seconds);
-        self.inner
-            .request_bytes
-            .get_or_create(&label)
-            .observe(request_bytes as f64);
-        self.inner
-            .response_bytes
-            .get_or_create(&label)
-            .observe(response_bytes as f64);
     }
 
     /// The text exposition, with the gauges that are read rather than counted refreshed.
@@ -251,11 +241,40 @@ async fn serve(State(metrics): State<Metrics>) -> impl IntoResponse {
     )
 }
 
-/// Decrements the in-flight gauges when the call ends (or its response is dropped).
+/// One call's place in the metrics: decrements the in-flight gauges when the call ends (or
+/// its response is dropped).
 #[derive(Debug)]
 pub struct CallGauge {
     metrics: Metrics,
+    /// The method's label: its path, or [`UNKNOWN_METHOD`].
+    label: Arc<str>,
     stream: bool,
+}
+
+impl CallGauge {
+    /// The call ended with `code` after `seconds`, having moved these bytes.
+    pub fn finished(&self, code: &str, seconds: f64, request_bytes: u64, response_bytes: u64) {
+        let inner = &self.metrics.inner;
+        let label = Method {
+            method: Arc::clone(&self.label),
+        };
+        inner
+            .handled
+            .get_or_create(&Handled {
+                method: Arc::clone(&self.label),
+                code: code.to_owned(),
+            })
+            .inc();
+        inner.seconds.get_or_create(&label).observe(seconds);
+        inner
+            .request_bytes
+            .get_or_create(&label)
+            .observe(request_bytes as f64);
+        inner
+            .response_bytes
+            .get_or_create(&label)
+            .observe(response_bytes as f64);
+    }
 }
 
 impl Drop for CallGauge {
@@ -267,32 +286,36 @@ impl Drop for CallGauge {
     }
 }
 
-/// Every method of the project's protos whose responses are a stream.
-fn streaming_methods() -> HashSet<String> {
-    let Ok(files) = prost_types::FileDescriptorSet::decode(proto::FILE_DESCRIPTOR_SET) else {
-        return HashSet::new();
-    };
-    files
-        .file
-        .iter()
-        .flat_map(|file| {
-            file.service.iter().flat_map(move |service| {
-                service
-                    .method
-                    .iter()
-                    .filter(|method| method.server_streaming())
-                    .map(move |method| {
-                        let package = file.package().to_owned();
-                        let service_name = if package.is_empty() {
-                            service.name().to_owned()
-                        } else {
-                            format!("{package}.{}", service.name())
-                        };
-                        format!("/{service_name}/{}", method.name())
-                    })
-            })
-        })
-        .collect()
+/// The methods of `services` found in `descriptor_sets`, by path.
+fn served_methods(services: &[&str], descriptor_sets: &[&[u8]]) -> HashMap<String, Served> {
+    let mut methods = HashMap::new();
+    for set in descriptor_sets {
+        let Ok(files) = prost_types::FileDescriptorSet::decode(*set) else {
+            continue;
+        };
+        for file in &files.file {
+            for service in &file.service {
+                let name = match file.package() {
+                    "" => service.name().to_owned(),
+                    package => format!("{package}.{}", service.name()),
+                };
+                if !services.contains(&name.as_str()) {
+                    continue;
+                }
+                for method in &service.method {
+                    let path = format!("/{name}/{}", method.name());
+                    methods.insert(
+                        path.clone(),
+                        Served {
+                            label: Arc::from(path),
+                            stream: method.server_streaming(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    methods
 }
 
 /// What /proc says about this process (Linux; elsewhere nothing).
@@ -331,12 +354,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streaming_methods_come_from_the_descriptors() {
-        let streaming = streaming_methods();
-        assert!(streaming.contains("/weather.v1.WeatherService/Watch"));
-        assert!(streaming.contains("/Greeter/SayHelloStream"));
-        assert!(streaming.contains("/chat.v1.ChatService/Join"));
-        assert!(!streaming.contains("/Greeter/SayHello"));
-        assert!(!streaming.contains("/files.v1.FileService/Upload"));
+    fn served_and_streaming_methods_come_from_the_descriptors() {
+        let methods = served_methods(
+            &[
+                "weather.v1.WeatherService",
+                "Greeter",
+                "chat.v1.ChatService",
+                "files.v1.FileService",
+            ],
+            &[proto::FILE_DESCRIPTOR_SET],
+        );
+        let streaming = |path: &str| methods.get(path).map(|served| served.stream);
+        assert_eq!(streaming("/weather.v1.WeatherService/Watch"), Some(true));
+        assert_eq!(streaming("/Greeter/SayHelloStream"), Some(true));
+        assert_eq!(streaming("/chat.v1.ChatService/Join"), Some(true));
+        assert_eq!(streaming("/Greeter/SayHello"), Some(false));
+        assert_eq!(streaming("/files.v1.FileService/Upload"), Some(false));
+        // Not served: a service not named, a method that does not exist.
+        assert_eq!(streaming("/demo.MyService/Predict"), None);
+        assert_eq!(streaming("/Greeter/Nope"), None);
     }
 }

@@ -40,7 +40,9 @@ pub struct Registered {
 }
 
 impl Registered {
-    /// Registers the replica listening on `local`, and keeps the registration alive.
+    /// Registers the replica listening on `local`, and keeps the registration alive. An
+    /// etcd that does not answer does not stop the server: it serves, and registration is
+    /// tried again until it succeeds (each failure logged).
     pub async fn join(settings: &RegistrySettings, local: SocketAddr) -> io::Result<Self> {
         let address = match &settings.advertise {
             Some(address) => address.clone(),
@@ -53,8 +55,16 @@ impl Registered {
             None => local.to_string(),
         };
         let registration = Registration::new(&settings.etcd, &settings.prefix, address);
-        let lease = registration.register().await.map_err(io::Error::other)?;
-        tracing::info!(etcd = %settings.etcd, "registered in etcd");
+        let lease = match registration.register().await {
+            Ok(lease) => {
+                tracing::info!(etcd = %settings.etcd, "registered in etcd");
+                Some(lease)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot register in etcd yet: serving, and trying again");
+                None
+            }
+        };
         let stop = CancellationToken::new();
         let task = tokio::spawn(registration.maintain(lease, stop.clone()));
         Ok(Self { stop, task })
@@ -146,33 +156,40 @@ impl Registration {
         Ok(lease)
     }
 
-    /// Keeps the registration alive until `stop`, registering again if the lease was
-    /// lost (etcd restarted, the network was down longer than the lease); then revokes it.
-    async fn maintain(self, mut lease: String, stop: CancellationToken) {
+    /// Keeps the registration alive until `stop`, registering (again) if there is no lease
+    /// or it was lost (etcd down at start or restarted, the network down longer than the
+    /// lease); then revokes it.
+    async fn maintain(self, mut lease: Option<String>, stop: CancellationToken) {
         let mut ticker = tokio::time::interval(Duration::from_secs(LEASE_TTL_SECS / 3));
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 () = stop.cancelled() => break,
             }
-            let alive = self
-                .post("/v3/lease/keepalive", json!({ "ID": lease }))
-                .await
-                .is_ok_and(|answer| {
-                    answer["result"]["TTL"]
-                        .as_str()
-                        .is_some_and(|ttl| ttl != "0")
-                });
+            let alive = match &lease {
+                None => false,
+                Some(id) => self
+                    .post("/v3/lease/keepalive", json!({ "ID": id }))
+                    .await
+                    .is_ok_and(|answer| {
+                        answer["result"]["TTL"]
+                            .as_str()
+                            .is_some_and(|ttl| ttl != "0")
+                    }),
+            };
             if !alive {
                 match self.register().await {
                     Ok(new) => {
-                        tracing::info!(key = %self.key, "registered in etcd again");
-                        lease = new;
+                        tracing::info!(key = %self.key, "registered in etcd");
+                        lease = Some(new);
                     }
-                    Err(error) => tracing::warn!(%error, "cannot renew the etcd registration"),
+                    Err(error) => tracing::warn!(%error, "cannot register in etcd; trying again"),
                 }
             }
         }
+        let Some(lease) = lease else {
+            return;
+        };
         match self.post("/v3/lease/revoke", json!({ "ID": lease })).await {
             Ok(_) => tracing::info!(key = %self.key, "deregistered from etcd"),
             Err(error) => {

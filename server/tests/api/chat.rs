@@ -235,6 +235,65 @@ async fn join_refuses_a_bad_line_by_its_number_and_a_first_message_that_is_not_j
     );
 }
 
+/// Every message posted through Join takes from the client's change budget, as a Post does:
+/// the call costs one, each message one more; over the budget the stream ends with
+/// RESOURCE_EXHAUSTED and a RetryInfo.
+#[tokio::test]
+async fn join_posts_take_from_the_same_budget_as_post() {
+    let app = spawn_app_with(|config| {
+        config.state_changes_per_minute = std::num::NonZeroU32::new(3).expect("not zero");
+    })
+    .await;
+    let mut client = ChatServiceClient::new(app.native_channel().await);
+    let mut ada = join(&mut client, "lobby", "ada", None)
+        .await
+        .expect("joins (1 of 3)");
+    for line in ["one (2 of 3)", "two (3 of 3)", "three (over)"] {
+        ada.outgoing.send(text(line)).await.expect("open");
+    }
+    assert_eq!(next_message(&mut ada.events).await.text, "one (2 of 3)");
+    assert_eq!(next_message(&mut ada.events).await.text, "two (3 of 3)");
+    let status = tokio::time::timeout(PATIENCE, ada.events.message())
+        .await
+        .expect("refused in time")
+        .expect_err("over the budget");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.get_details_retry_info().is_some(), "{status:?}");
+    // The budget is shared: a Post from the same client is refused too.
+    let status = client
+        .post(PostRequest {
+            room: "lobby".into(),
+            author: "ada".into(),
+            text: "four".into(),
+        })
+        .await
+        .expect_err("over the budget");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+}
+
+/// A message the server cannot take on the request stream (here: over
+/// `--max-message-bytes`) ends the Join call with that status, never with OK.
+#[tokio::test]
+async fn join_ends_with_the_request_streams_error() {
+    let app = spawn_app_with(|config| config.max_message_bytes = 1024).await;
+    let mut client = ChatServiceClient::new(app.native_channel().await);
+    let mut ada = join(&mut client, "lobby", "ada", None)
+        .await
+        .expect("joins");
+    ada.outgoing.send(text("fits")).await.expect("open");
+    // 1,000 characters (the text limit) of 3 bytes each: over the 1 KiB message limit.
+    ada.outgoing
+        .send(text(&"語".repeat(1000)))
+        .await
+        .expect("open");
+    assert_eq!(next_message(&mut ada.events).await.text, "fits");
+    let end = tokio::time::timeout(PATIENCE, ada.events.message())
+        .await
+        .expect("ends in time");
+    let status = end.expect_err("the call fails, not OK");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
 #[tokio::test]
 async fn join_needs_the_token_when_one_is_configured() {
     let app = spawn_app_with(|config| config.auth_token = Some(TOKEN.into())).await;

@@ -81,6 +81,77 @@ async fn reflection_lists_the_services() {
     }
 }
 
+/// Clients that only speak `grpc.reflection.v1alpha` (grpcio-reflection's Python descriptor
+/// database, older grpcurl) list the services and fetch a service's file.
+#[tokio::test]
+async fn reflection_v1alpha_serves_older_clients() {
+    use prost::Message as _;
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let app = spawn_app().await;
+    let mut reflection = ServerReflectionClient::new(app.native_channel().await);
+    let requests = [
+        MessageRequest::ListServices(String::new()),
+        MessageRequest::FileContainingSymbol("weather.v1.WeatherService".into()),
+    ]
+    .map(|message| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(message),
+    });
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .expect("v1alpha reflection is served")
+        .into_inner();
+    let list = responses
+        .next()
+        .await
+        .expect("a response")
+        .expect("no error");
+    let Some(MessageResponse::ListServicesResponse(list)) = list.message_response else {
+        panic!("expected a service list, got {list:?}");
+    };
+    let names: Vec<_> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    for expected in [
+        "Greeter",
+        "weather.v1.WeatherService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let file = responses
+        .next()
+        .await
+        .expect("a response")
+        .expect("no error");
+    let Some(MessageResponse::FileDescriptorResponse(file)) = file.message_response else {
+        panic!("expected a file descriptor, got {file:?}");
+    };
+    let descriptor = prost_types::FileDescriptorProto::decode(
+        file.file_descriptor_proto
+            .first()
+            .expect("one file")
+            .as_slice(),
+    )
+    .expect("a file descriptor");
+    assert_eq!(descriptor.package(), "weather.v1");
+    assert!(
+        descriptor
+            .service
+            .iter()
+            .any(|service| service.name() == "WeatherService")
+    );
+}
+
 #[tokio::test]
 async fn shutdown_ends_open_streams_with_unavailable_and_stops_their_work() {
     let app = spawn_app().await;
@@ -138,11 +209,15 @@ async fn drain<T>(stream: &mut tonic::Streaming<T>) -> tonic::Status {
     .expect("the stream ends during shutdown")
 }
 
+/// A call the server does not end itself (a client stream still open) holds the exit until
+/// the grace period, and no longer; a health watch sees NOT_SERVING and then ends.
 #[tokio::test]
 async fn draining_server_reports_not_serving_and_exits_after_the_grace_period() {
-    let app = spawn_app_with(|config| config.shutdown_grace = Duration::from_millis(500)).await;
-    let mut health = HealthClient::new(app.native_channel().await);
-    // A health watch is a stream the server does not end itself: the grace period bounds it.
+    use proto::greeter::HelloRequest;
+    let grace = Duration::from_millis(500);
+    let app = spawn_app_with(|config| config.shutdown_grace = grace).await;
+    let channel = app.native_channel().await;
+    let mut health = HealthClient::new(channel.clone());
     let mut watch = health
         .watch(HealthCheckRequest {
             service: String::new(),
@@ -152,7 +227,22 @@ async fn draining_server_reports_not_serving_and_exits_after_the_grace_period() 
         .into_inner();
     let first = watch.message().await.expect("no error").expect("status");
     assert_eq!(first.status(), ServingStatus::Serving);
+    let (_keep_open, names) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let mut greeter = GreeterClient::new(channel);
+    let held = tokio::spawn(async move {
+        greeter
+            .say_hello_to_all(tokio_stream::wrappers::ReceiverStream::new(names))
+            .await
+    });
+    app.wait_until(|| async {
+        let metrics = reqwest::get(&app.metrics_url).await.expect("metrics");
+        let text = metrics.text().await.expect("text");
+        // The health watch and the client stream.
+        text.lines().any(|line| line == "grpc_server_in_flight 2")
+    })
+    .await;
 
+    let started = std::time::Instant::now();
     let server = tokio::spawn(app.shutdown());
     let next = tokio::time::timeout(PATIENCE, watch.message())
         .await
@@ -160,8 +250,75 @@ async fn draining_server_reports_not_serving_and_exits_after_the_grace_period() 
         .expect("no error")
         .expect("status");
     assert_eq!(next.status(), ServingStatus::NotServing);
+    let end = tokio::time::timeout(PATIENCE, watch.message())
+        .await
+        .expect("the watch ends during the drain");
+    assert!(!matches!(end, Ok(Some(_))), "no further status: {end:?}");
     server
         .await
         .expect("no panic")
         .expect("exits after the grace period");
+    let took = started.elapsed();
+    assert!(
+        took >= grace,
+        "the open call held the exit for the grace: {took:?}"
+    );
+    assert!(took < grace * 6, "and not much longer: {took:?}");
+    held.abort();
+}
+
+/// The drain order a balancer needs: NOT_SERVING first, while the server still accepts and
+/// serves new connections for the drain delay; then it stops accepting; a health watch
+/// never holds the exit.
+#[tokio::test]
+async fn draining_reports_not_serving_before_it_stops_accepting() {
+    use proto::greeter::HelloRequest;
+    let delay = Duration::from_secs(1);
+    let app = spawn_app_with(|config| {
+        config.drain_delay = delay;
+        config.shutdown_grace = Duration::from_secs(30);
+    })
+    .await;
+    let url = app.url();
+    let mut health = HealthClient::new(app.native_channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    watch.message().await.expect("no error").expect("status");
+
+    let started = std::time::Instant::now();
+    let server = tokio::spawn(app.shutdown());
+    let next = watch.message().await.expect("no error").expect("status");
+    assert_eq!(next.status(), ServingStatus::NotServing);
+    // Still serving, on a new connection too, while health says NOT_SERVING.
+    let channel = tonic::transport::Endpoint::from_shared(url.clone())
+        .expect("valid")
+        .connect()
+        .await
+        .expect("still accepting during the drain delay");
+    let reply = GreeterClient::new(channel)
+        .say_hello(HelloRequest {
+            name: "late".into(),
+        })
+        .await
+        .expect("still serving during the drain delay");
+    assert_eq!(reply.into_inner().message, "Hello, late!");
+    assert!(started.elapsed() < delay, "that was within the delay");
+
+    server.await.expect("no panic").expect("clean exit");
+    let took = started.elapsed();
+    assert!(took >= delay, "served for the whole delay: {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the open health watch did not hold the exit: {took:?}"
+    );
+    let refused = tonic::transport::Endpoint::from_shared(url)
+        .expect("valid")
+        .connect()
+        .await;
+    assert!(refused.is_err(), "no longer accepting");
 }

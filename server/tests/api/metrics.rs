@@ -118,3 +118,52 @@ async fn calls_streams_and_the_process_are_measured() {
         r#"grpc_server_handled_total{method="/weather.v1.WeatherService/Watch",code="CANCELLED"}"#;
     assert_eq!(value(&metrics, watched), Some(1.0), "{metrics}");
 }
+
+/// The number of series (sample lines) in a scrape.
+fn series(metrics: &str) -> usize {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .count()
+}
+
+/// Made-up method names cannot add series: every path the server does not serve is counted
+/// under one `unknown` label.
+#[tokio::test]
+async fn unknown_methods_share_one_series() {
+    use proto::grpc_testing::Empty;
+    use tonic::{client::Grpc, codegen::http::uri::PathAndQuery};
+
+    let app = spawn_app().await;
+    let mut grpc = Grpc::new(app.native_channel().await);
+    let mut call = async |path: String| {
+        grpc.ready().await.expect("ready");
+        let status = grpc
+            .unary(
+                tonic::Request::new(Empty {}),
+                PathAndQuery::try_from(path).expect("a path"),
+                tonic_prost::ProstCodec::<Empty, Empty>::default(),
+            )
+            .await
+            .expect_err("no such method");
+        assert_eq!(status.code(), tonic::Code::Unimplemented);
+    };
+    // Made-up methods of served services: each reaches its service, which refuses it.
+    call("/Greeter/NoSuchMethod".into()).await;
+    call("/grpc.testing.TestService/NoSuchMethod".into()).await;
+    let before = scrape(&app.metrics_url).await;
+    for n in 0..500 {
+        call(format!("/Greeter/Attack{n}")).await;
+        call(format!("/grpc.testing.TestService/Attack{n}")).await;
+    }
+    let after = scrape(&app.metrics_url).await;
+    assert_eq!(series(&after), series(&before), "no series added:\n{after}");
+    assert_eq!(
+        value(
+            &after,
+            r#"grpc_server_handled_total{method="unknown",code="UNIMPLEMENTED"}"#
+        ),
+        Some(1002.0)
+    );
+    assert!(!after.contains("Attack"), "no made-up name in the metrics");
+}

@@ -1,0 +1,175 @@
+//! How long a call may hold the server while its client keeps the request stream open: a
+//! call whose request sends nothing for `--request-idle-timeout`, or that runs past
+//! `--max-call-duration` without the client closing its side, ends with DEADLINE_EXCEEDED
+//! and a message saying which, and its handler's work stops. This frees the slots a client
+//! that opens calls and goes quiet (a slow-loris) would hold; a unary call whose request
+//! never arrives is one of them.
+//!
+//! Once the client has closed its side, nothing here applies: a server stream then runs as
+//! long as it has something to send (a large download, a live feed). Live subscriptions
+//! whose clients keep their side open by design (chat `Join`) are exempt, named by the
+//! caller; they are bounded per client (`call_limits.rs`) instead.
+
+use std::{
+    collections::HashSet,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+use bytes::Bytes;
+use http_body::Frame;
+use tokio::time::Instant;
+use tonic::Status;
+
+use super::{
+    body::status_response,
+    deadline::{Check, Cutoff},
+};
+
+/// The limits, and the methods exempt from them.
+#[derive(Debug, Clone)]
+pub struct CallTime {
+    pub request_idle: Duration,
+    pub max_duration: Duration,
+    /// Paths (`/package.Service/Method`) of live subscriptions.
+    pub live: Arc<HashSet<String>>,
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`).
+pub async fn enforce(State(limits): State<CallTime>, request: Request, next: Next) -> Response {
+    if limits.live.contains(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let started = Instant::now();
+    let progress = Arc::new(Progress {
+        started,
+        last_ms: AtomicU64::new(0),
+        ended: AtomicBool::new(false),
+    });
+    let watch = Watch {
+        progress: Arc::clone(&progress),
+        idle: limits.request_idle,
+        max: limits.max_duration,
+    };
+    let request = request.map(|body| {
+        Body::new(Watched {
+            inner: body,
+            progress,
+        })
+    });
+    let first = started + limits.request_idle.min(limits.max_duration);
+    let run = next.run(request);
+    tokio::pin!(run);
+    // Until the handler answers (a unary call waits for its whole request first).
+    let mut at = first;
+    let response = loop {
+        tokio::select! {
+            response = &mut run => break response,
+            () = tokio::time::sleep_until(at) => match watch.check() {
+                Check::Later(later) => at = later,
+                Check::Now(status) => return status_response(status),
+                Check::Never => break run.await,
+            },
+        }
+    };
+    response.map(|body| Cutoff::body(body, at, move || watch.check()))
+}
+
+/// How far the request stream has come.
+#[derive(Debug)]
+struct Progress {
+    started: Instant,
+    /// When the request last moved, in milliseconds since `started`.
+    last_ms: AtomicU64,
+    /// The client closed its side.
+    ended: AtomicBool,
+}
+
+impl Progress {
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+struct Watch {
+    progress: Arc<Progress>,
+    idle: Duration,
+    max: Duration,
+}
+
+impl Watch {
+    fn check(&self) -> Check {
+        let progress = &self.progress;
+        if progress.ended.load(Ordering::Relaxed) {
+            return Check::Never;
+        }
+        let last =
+            progress.started + Duration::from_millis(progress.last_ms.load(Ordering::Relaxed));
+        let (idle_end, max_end) = (last + self.idle, progress.started + self.max);
+        let now = Instant::now();
+        if now >= max_end {
+            Check::Now(Status::deadline_exceeded(format!(
+                "the call ran past the server's limit of {} with its request still open",
+                humantime::format_duration(self.max)
+            )))
+        } else if now >= idle_end {
+            Check::Now(Status::deadline_exceeded(format!(
+                "the request sent nothing for {}: the server ended the call",
+                humantime::format_duration(self.idle)
+            )))
+        } else {
+            Check::Later(idle_end.min(max_end))
+        }
+    }
+}
+
+/// The request body, noting each frame and its end in [`Progress`].
+///
+/// Written by hand rather than with `map_frame` (`body.rs`): the end of the stream
+/// (`Ready(None)`) is what matters here, and a combinator's closure never sees it.
+struct Watched {
+    inner: Body,
+    progress: Arc<Progress>,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(_)) => self.progress.touch(),
+            Poll::Ready(None) => self.progress.ended.store(true, Ordering::Relaxed),
+            Poll::Pending => {}
+        }
+        if self.inner.is_end_stream() {
+            self.progress.ended.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
