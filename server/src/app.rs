@@ -203,7 +203,10 @@ impl App {
             .add_service(reflection)
             .add_service(reflection_v1alpha)
             .into_axum_router()
-            .route(interop::ROUTE, interop::handler(shutdown.clone()))
+            .route(
+                interop::ROUTE,
+                interop::handler(shutdown.clone(), max_message),
+            )
             .layer(middleware::from_fn(message_limits::resource_exhausted))
             // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
             .layer(middleware::from_fn(deadline::enforce))

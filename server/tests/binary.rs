@@ -70,3 +70,199 @@ async fn json_logs_carry_the_call_and_its_request_id() {
     assert_eq!(access["level"], "INFO");
     server.kill().await.expect("stopped");
 }
+
+/// The server binary on 127.0.0.1:0 with `args`, and the address it printed.
+async fn start(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let mut stdout = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let address = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = stdout.next_line().await.expect("readable") {
+            if let Some(address) = line.strip_prefix("listening on ") {
+                return address.to_owned();
+            }
+        }
+        panic!("the server did not print its address");
+    })
+    .await
+    .expect("in time");
+    (server, address)
+}
+
+/// The peak resident memory of process `pid`, in MiB (Linux).
+fn peak_resident_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    kib / 1024
+}
+
+/// HalfDuplexCall holds every request until the client half-closes. 150 requests of 2 MiB
+/// each, sent gzipped (a few KiB each on the wire), would hold 300 MiB once decompressed;
+/// the server keeps only what answering needs, stays within a bound, and answers others.
+#[tokio::test]
+async fn a_half_duplex_call_of_gzipped_zeros_cannot_make_the_server_grow() {
+    use std::io::Write as _;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    use prost::Message as _;
+    use proto::grpc_testing::{Payload, StreamingOutputCallRequest};
+
+    let (server, address) = start(&[]).await;
+    let pid = server.id().expect("running");
+    let baseline = peak_resident_mib(pid);
+
+    let request = StreamingOutputCallRequest {
+        payload: Some(Payload {
+            r#type: 0,
+            body: vec![0; 2 * 1024 * 1024],
+        }),
+        ..Default::default()
+    };
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&request.encode_to_vec()).expect("memory");
+    let compressed = gzip.finish().expect("memory");
+    let mut frame = vec![1];
+    frame.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&compressed);
+    let frame = Bytes::from(frame);
+    let frames = futures_util::stream::iter(
+        (0..150).map(move |_| Ok::<_, std::io::Error>(http_body::Frame::data(frame.clone()))),
+    );
+    let attack = http::Request::post(format!(
+        "http://{address}/grpc.testing.TestService/HalfDuplexCall"
+    ))
+    .header("content-type", "application/grpc")
+    .header("grpc-encoding", "gzip")
+    .header("te", "trailers")
+    .body(StreamBody::new(frames))
+    .expect("request");
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let response = tokio::time::timeout(PATIENCE * 3, client.request(attack))
+        .await
+        .expect("answered")
+        .expect("an HTTP answer");
+    let body = tokio::time::timeout(PATIENCE * 3, response.into_body().collect())
+        .await
+        .expect("the call ends")
+        .expect("a body");
+    let trailers = body.trailers().cloned().unwrap_or_default();
+    assert!(
+        trailers.contains_key("grpc-status"),
+        "ended with a status: {trailers:?}"
+    );
+
+    let mut greeter = GreeterClient::connect(format!("http://{address}"))
+        .await
+        .expect("connects");
+    greeter
+        .say_hello(HelloRequest {
+            name: "after".into(),
+        })
+        .await
+        .expect("the server answers others");
+    let peak = peak_resident_mib(pid);
+    assert!(
+        peak < baseline + 100,
+        "peak resident memory {peak} MiB (from {baseline} MiB): bounded, not 300 MiB more"
+    );
+}
+
+/// Nothing acknowledged is lost, and nothing half-written survives: after a kill -9 in the
+/// middle of an upload, a restarted server has the files it had answered OK for, with
+/// their digests, and no partial file of the upload that was cut.
+#[tokio::test]
+async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
+    use proto::files::v1::{
+        FileHeader, ListFilesRequest, UploadRequest, file_service_client::FileServiceClient,
+        upload_request::Part,
+    };
+    use tokio_stream::wrappers::ReceiverStream;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let uploads = dir.path().join("uploads");
+    let uploads_arg = uploads.to_str().expect("a UTF-8 path");
+    let partials = || {
+        std::fs::read_dir(&uploads)
+            .map(|entries| {
+                entries
+                    .filter(|entry| {
+                        let name = entry.as_ref().expect("entry").file_name();
+                        name.to_string_lossy().starts_with(".partial-")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let header = |name: &str, size: u64| UploadRequest {
+        part: Some(Part::Header(FileHeader {
+            name: name.into(),
+            size,
+        })),
+    };
+    let chunk = |bytes: &[u8]| UploadRequest {
+        part: Some(Part::Chunk(bytes.to_vec())),
+    };
+
+    let (mut server, address) = start(&["--upload-dir", uploads_arg]).await;
+    let mut files = FileServiceClient::connect(format!("http://{address}"))
+        .await
+        .expect("connects");
+    let stored = files
+        .upload(tokio_stream::iter([header("kept.txt", 5), chunk(b"hello")]))
+        .await
+        .expect("acknowledged")
+        .into_inner();
+
+    // A second upload, cut off by a kill -9 after its first chunk is on disk.
+    let (parts, receiver) = tokio::sync::mpsc::channel(4);
+    parts.send(header("cut.bin", 1 << 20)).await.expect("open");
+    parts.send(chunk(&[7; 4096])).await.expect("open");
+    let upload = tokio::spawn({
+        let mut files = files.clone();
+        async move { files.upload(ReceiverStream::new(receiver)).await }
+    });
+    tokio::time::timeout(PATIENCE, async {
+        while partials() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the upload is under way");
+    server.kill().await.expect("killed");
+    assert_eq!(partials(), 1, "the killed process left its partial file");
+    assert!(
+        upload.await.expect("joined").is_err(),
+        "the cut upload was never acknowledged"
+    );
+
+    let (_server, address) = start(&["--upload-dir", uploads_arg]).await;
+    assert_eq!(partials(), 0, "removed at start");
+    let mut files = FileServiceClient::connect(format!("http://{address}"))
+        .await
+        .expect("connects");
+    let listed = files
+        .list_files(ListFilesRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .files;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].name, "kept.txt");
+    assert_eq!(listed[0].sha256, stored.sha256);
+    drop(parts);
+}

@@ -4,10 +4,19 @@
 //! passes messages on through a broadcast channel of [`BACKLOG`] messages: a subscriber
 //! that falls further behind loses the oldest ones (and is told how many) instead of
 //! holding back the room or growing a queue without end.
+//!
+//! Only a post makes a room. Subscribing to a room nobody has posted to yet waits for it:
+//! the subscriber holds a place on that name (bounded: [`MAX_WAITING_NAMES`] names, and
+//! each subscriber is a call in flight, bounded per client), and the room, once its first
+//! message makes it, takes over the waiting subscribers, who get that message live. When
+//! all [`MAX_ROOMS`] exist and a new one is needed, the room with nobody in it that was
+//! active least recently gives way (its history goes with it); only when every room has
+//! someone in it is the new one refused.
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use chrono::{DateTime, Utc};
@@ -22,6 +31,8 @@ pub const MAX_AUTHOR_CHARS: usize = 40;
 pub const MAX_TEXT_CHARS: usize = 1000;
 /// Messages a subscriber may fall behind before it skips the oldest.
 pub const BACKLOG: usize = 64;
+/// Names of rooms not yet made that subscribers may wait on at once.
+pub const MAX_WAITING_NAMES: usize = 1000;
 
 /// A posted message, shared by the room's history and every subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +44,17 @@ pub struct Message {
     pub posted_at: DateTime<Utc>,
 }
 
-/// Every room of the server.
+/// Every room of the server, and the subscribers waiting for rooms not made yet.
 #[derive(Debug, Default)]
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, Room>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rooms: HashMap<String, Room>,
+    /// By room name: the channel its subscribers wait on until a post makes the room.
+    waiting: HashMap<String, broadcast::Sender<Arc<Message>>>,
 }
 
 #[derive(Debug)]
@@ -44,21 +62,8 @@ struct Room {
     history: VecDeque<Arc<Message>>,
     last_id: u64,
     sender: broadcast::Sender<Arc<Message>>,
-}
-
-impl Room {
-    fn new() -> Self {
-        Self {
-            history: VecDeque::new(),
-            last_id: 0,
-            sender: broadcast::Sender::new(BACKLOG),
-        }
-    }
-
-    /// Nothing said and nobody listening: it can go without anyone noticing.
-    fn is_idle(&self) -> bool {
-        self.history.is_empty() && self.sender.receiver_count() == 0
-    }
+    /// The last post or subscription.
+    active_at: Instant,
 }
 
 /// A subscription: the past messages asked for, then the live ones. Both come from one
@@ -75,8 +80,9 @@ impl Rooms {
         validate_room(room)?;
         let author = validate_author(author)?;
         validate_text(text)?;
-        let mut rooms = self.lock();
-        let room_state = room_entry(&mut rooms, room)?;
+        let mut state = self.lock();
+        let room_state = state.room_for_post(room)?;
+        room_state.active_at = Instant::now();
         room_state.last_id += 1;
         let message = Arc::new(Message {
             id: room_state.last_id,
@@ -103,40 +109,85 @@ impl Rooms {
                 format!("must be at most {MAX_HISTORY}, got {history}"),
             ));
         }
-        let mut rooms = self.lock();
-        let room_state = room_entry(&mut rooms, room)?;
-        let skip = room_state.history.len().saturating_sub(history as usize);
+        let mut state = self.lock();
+        if let Some(room_state) = state.rooms.get_mut(room) {
+            room_state.active_at = Instant::now();
+            let skip = room_state.history.len().saturating_sub(history as usize);
+            return Ok(Subscription {
+                history: room_state.history.iter().skip(skip).cloned().collect(),
+                live: room_state.sender.subscribe(),
+            });
+        }
+        // Not made yet: wait for its first post, without making it.
+        state
+            .waiting
+            .retain(|_, sender| sender.receiver_count() > 0);
+        if !state.waiting.contains_key(room) && state.waiting.len() >= MAX_WAITING_NAMES {
+            return Err(ApiError::LimitExceeded {
+                subject: "rooms waited for",
+                limit: MAX_WAITING_NAMES as u32,
+            });
+        }
+        let sender = state
+            .waiting
+            .entry(room.to_owned())
+            .or_insert_with(|| broadcast::Sender::new(BACKLOG));
         Ok(Subscription {
-            history: room_state.history.iter().skip(skip).cloned().collect(),
-            live: room_state.sender.subscribe(),
+            history: Vec::new(),
+            live: sender.subscribe(),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
-        // A panic while holding the lock leaves the map consistent (every change to it is a
-        // single insert, remove or push), so a poisoned lock is still safe to use.
-        self.rooms
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (every change to them is
+        // a single insert, remove or push), so a poisoned lock is still safe to use.
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// The room, created if new; when the server is at [`MAX_ROOMS`], idle rooms make way
-/// first, and if none is idle the call is refused.
-fn room_entry<'a>(
-    rooms: &'a mut HashMap<String, Room>,
-    name: &str,
-) -> Result<&'a mut Room, ApiError> {
-    if !rooms.contains_key(name) && rooms.len() >= MAX_ROOMS {
-        rooms.retain(|_, room| !room.is_idle());
-        if rooms.len() >= MAX_ROOMS {
-            return Err(ApiError::LimitExceeded {
-                subject: "rooms",
-                limit: MAX_ROOMS as u32,
-            });
+impl State {
+    /// The room to post to, made if new (with the subscribers waiting for it). At
+    /// [`MAX_ROOMS`], the least recently active room with nobody in it makes way; if every
+    /// room has someone in it, the post is refused.
+    fn room_for_post(&mut self, name: &str) -> Result<&mut Room, ApiError> {
+        if !self.rooms.contains_key(name) {
+            if self.rooms.len() >= MAX_ROOMS {
+                let unwatched = self
+                    .rooms
+                    .iter()
+                    .filter(|(_, room)| room.sender.receiver_count() == 0)
+                    .min_by_key(|(_, room)| room.active_at)
+                    .map(|(name, _)| name.clone());
+                match unwatched {
+                    Some(oldest) => {
+                        self.rooms.remove(&oldest);
+                    }
+                    None => {
+                        return Err(ApiError::LimitExceeded {
+                            subject: "rooms",
+                            limit: MAX_ROOMS as u32,
+                        });
+                    }
+                }
+            }
+            let sender = self
+                .waiting
+                .remove(name)
+                .unwrap_or_else(|| broadcast::Sender::new(BACKLOG));
+            self.rooms.insert(
+                name.to_owned(),
+                Room {
+                    history: VecDeque::new(),
+                    last_id: 0,
+                    sender,
+                    active_at: Instant::now(),
+                },
+            );
         }
+        Ok(self.rooms.get_mut(name).expect("made above"))
     }
-    Ok(rooms.entry(name.to_owned()).or_insert_with(Room::new))
 }
 
 fn validate_room(room: &str) -> Result<(), ApiError> {
@@ -238,10 +289,11 @@ mod tests {
     }
 
     #[test]
-    fn rooms_are_bounded_but_idle_ones_make_way() {
+    fn rooms_are_bounded_and_the_least_active_unwatched_one_makes_way() {
         let rooms = Rooms::default();
         let mut watchers = Vec::new();
         for n in 0..MAX_ROOMS {
+            rooms.post(&format!("r{n}"), "a", "x").expect("post");
             watchers.push(rooms.subscribe(&format!("r{n}"), 0).expect("subscribe"));
         }
         let error = rooms.post("one-too-many", "a", "x").expect_err("full");
@@ -252,9 +304,37 @@ mod tests {
                 ..
             }
         ));
-        // Once a watcher leaves, its room (never used) is idle and gives way.
-        watchers.pop();
+        // Once a watcher leaves, its room gives way, history and all.
+        watchers.swap_remove(7);
         rooms.post("one-too-many", "a", "x").expect("room freed");
+        assert!(rooms.subscribe("r7", 10).expect("waits").history.is_empty());
+        // Rooms with someone in them stay.
+        assert_eq!(
+            rooms.subscribe("r8", 10).expect("subscribe").history.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn readers_do_not_make_rooms_and_wait_for_them() {
+        let rooms = Rooms::default();
+        // Far more names than rooms, none made by reading.
+        let waiting: Vec<_> = (0..MAX_WAITING_NAMES)
+            .map(|n| rooms.subscribe(&format!("w{n}"), 10).expect("waits"))
+            .collect();
+        let error = rooms.subscribe("one-more", 0).expect_err("bounded");
+        assert!(matches!(error, ApiError::LimitExceeded { .. }), "{error:?}");
+        for n in 0..MAX_ROOMS {
+            rooms
+                .post(&format!("p{n}"), "a", "x")
+                .expect("readers locked no room out");
+        }
+        drop(waiting);
+        // A reader waiting on a room gets its first message when a post makes it.
+        let mut early = rooms.subscribe("later", 10).expect("waits");
+        assert!(early.history.is_empty());
+        let first = rooms.post("later", "ada", "first!").expect("post");
+        assert_eq!(early.live.try_recv().expect("live"), first);
     }
 
     #[test]

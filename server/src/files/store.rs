@@ -8,10 +8,19 @@
 //!
 //! The directory is created on the first upload. Failing file-system operations are the
 //! server's problem, not the client's: they become INTERNAL, with the cause in the log.
+//!
+//! Durable once acknowledged: the file's data, its digest record and the directory entries
+//! are synced to disk before the upload is answered OK. Partial files left by a process
+//! that was killed are removed when the store opens. Uploads in progress count against
+//! the file limit, checked and reserved in one step, so concurrent uploads cannot pass it.
 
 use std::{
     io,
     path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -48,11 +57,28 @@ pub struct StoredFile {
 pub struct FileStore {
     dir: PathBuf,
     max_size: u64,
+    max_files: usize,
+    /// Uploads begun and not yet finished or abandoned.
+    uploading: Arc<AtomicUsize>,
+    /// Held while an upload checks the file limit and takes its place, so two cannot both
+    /// take the last one.
+    admission: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FileStore {
+    /// The store in `dir`, rid of partial files an earlier process left (killed mid-upload).
     pub fn new(dir: PathBuf, max_size: u64) -> Self {
-        Self { dir, max_size }
+        let removed = remove_partials(&dir);
+        if removed > 0 {
+            tracing::info!(dir = %dir.display(), removed, "removed unfinished uploads of an earlier run");
+        }
+        Self {
+            dir,
+            max_size,
+            max_files: MAX_FILES,
+            uploading: Arc::default(),
+            admission: Arc::default(),
+        }
     }
 
     /// Starts an upload of `size` bytes named `name`.
@@ -74,12 +100,15 @@ impl FileStore {
         {
             return Err(already_exists(name));
         }
-        if self.list().await?.len() >= MAX_FILES {
+        let admitted = self.admission.lock().await;
+        if self.list().await?.len() + self.uploading.load(Ordering::SeqCst) >= self.max_files {
             return Err(ApiError::LimitExceeded {
                 subject: "files",
-                limit: MAX_FILES as u32,
+                limit: self.max_files as u32,
             });
         }
+        let place = Place::take(&self.uploading);
+        drop(admitted);
         let partial = self
             .dir
             .join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::new_v4()));
@@ -87,6 +116,8 @@ impl FileStore {
             .await
             .map_err(|error| internal("create", &partial, error))?;
         Ok(Upload {
+            _place: place,
+            dir: self.dir.clone(),
             file,
             partial: Some(partial),
             target,
@@ -161,6 +192,9 @@ impl FileStore {
 /// An upload under way. Dropped before [`Upload::finish`], it removes its partial file.
 #[derive(Debug)]
 pub struct Upload {
+    /// Its place under the file limit, until it is stored or abandoned.
+    _place: Place,
+    dir: PathBuf,
     file: fs::File,
     /// `None` once finished: nothing left to clean up.
     partial: Option<PathBuf>,
@@ -225,7 +259,7 @@ impl Upload {
             .target
             .with_file_name(format!("{SHA256_PREFIX}{}", self.name));
         let pending = partial.with_extension("sha256");
-        fs::write(&pending, &sha256)
+        write_synced(&pending, sha256.as_bytes())
             .await
             .map_err(|error| internal("write", &pending, error))?;
         // The moment the file appears; fails if another upload of the name got there first.
@@ -243,6 +277,10 @@ impl Upload {
         fs::rename(&pending, &record)
             .await
             .map_err(|error| internal("write", &record, error))?;
+        // The new names (the file, its record) and the partial's removal, on disk.
+        sync_dir(&self.dir)
+            .await
+            .map_err(|error| internal("sync", &self.dir, error))?;
         Ok(StoredFile {
             name: self.name.clone(),
             size: self.received,
@@ -284,6 +322,52 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
         return Ok(());
     };
     Err(ApiError::invalid("name", problem))
+}
+
+/// One upload's place under the file limit; given back when dropped.
+#[derive(Debug)]
+struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    fn take(uploading: &Arc<AtomicUsize>) -> Self {
+        uploading.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(uploading))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Removes the partial files (and pending records) in `dir`; how many there were.
+fn remove_partials(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(PARTIAL_PREFIX)
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
+/// Writes `contents` to a new file at `path`, on disk before it returns.
+async fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create(path).await?;
+    file.write_all(contents).await?;
+    file.sync_all().await
+}
+
+/// Syncs a directory, so the names made or removed in it are on disk.
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir).await?.sync_all().await
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -489,6 +573,77 @@ mod tests {
         assert!(matches!(error, ApiError::AlreadyExists { .. }));
         let error = store.begin("same", 0).await.expect_err("taken");
         assert!(matches!(error, ApiError::AlreadyExists { .. }));
+    }
+
+    /// What a killed process left (partial files, a pending record) is gone when the store
+    /// opens again; the files it had stored are all there.
+    #[tokio::test]
+    async fn partial_files_of_an_earlier_run_are_removed_at_start() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = store(dir.path());
+        let mut done = first.begin("kept.txt", 2).await.expect("begin");
+        done.write(b"ok").await.expect("write");
+        done.finish().await.expect("finish");
+        let mut killed = first.begin("lost.txt", 10).await.expect("begin");
+        killed.write(b"12345").await.expect("write");
+        let uploads = dir.path().join("uploads");
+        std::fs::write(uploads.join(format!("{PARTIAL_PREFIX}old.sha256")), "x").expect("write");
+        // A kill -9 runs no destructor.
+        std::mem::forget(killed);
+        let partials = || {
+            std::fs::read_dir(&uploads)
+                .expect("dir")
+                .filter(|entry| {
+                    let name = entry.as_ref().expect("entry").file_name();
+                    name.to_string_lossy().starts_with(PARTIAL_PREFIX)
+                })
+                .count()
+        };
+        assert_eq!(partials(), 2, "what the killed process left");
+
+        let again = store(dir.path());
+        assert_eq!(partials(), 0);
+        let names: Vec<_> = again
+            .list()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["kept.txt"]);
+    }
+
+    /// Uploads in progress count against the file limit, and checking and taking a place are
+    /// one step: concurrent uploads cannot pass it.
+    #[tokio::test]
+    async fn uploads_in_progress_count_against_the_file_limit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FileStore {
+            max_files: 2,
+            ..store(dir.path())
+        };
+        let begun =
+            futures_util::future::join_all(["a", "b", "c", "d"].map(|name| store.begin(name, 1)))
+                .await;
+        let refused = begun
+            .iter()
+            .filter(|outcome| {
+                matches!(
+                    outcome,
+                    Err(ApiError::LimitExceeded {
+                        subject: "files",
+                        ..
+                    })
+                )
+            })
+            .count();
+        assert_eq!(refused, 2, "two places for four uploads");
+        // An abandoned upload gives its place back.
+        drop(begun);
+        let mut upload = store.begin("e", 1).await.expect("a place again");
+        upload.write(b"1").await.expect("write");
+        upload.finish().await.expect("finish");
+        store.begin("f", 1).await.expect("the second place");
     }
 
     #[tokio::test]

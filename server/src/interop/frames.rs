@@ -15,8 +15,9 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tonic::Status;
 
-/// The largest message accepted or produced, compressed or not.
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Messages larger than this are compressed and decompressed on tokio's blocking pool, so
+/// a large one does not hold up the runtime's worker threads (and every call on them).
+const BLOCKING_BYTES: usize = 64 * 1024;
 
 /// One request message: its bytes (decompressed) and whether it came compressed.
 #[derive(Debug)]
@@ -32,15 +33,18 @@ pub struct MessageReader {
     buffer: BytesMut,
     /// The request declared `grpc-encoding: gzip`.
     gzip: bool,
+    /// The largest message, compressed or not (the server's `--max-message-bytes`).
+    max_message: usize,
     ended: bool,
 }
 
 impl MessageReader {
-    pub fn new(body: Body, gzip: bool) -> Self {
+    pub fn new(body: Body, gzip: bool, max_message: usize) -> Self {
         Self {
             body,
             buffer: BytesMut::new(),
             gzip,
+            max_message,
             ended: false,
         }
     }
@@ -48,7 +52,12 @@ impl MessageReader {
     /// The next message, or `None` once the client has half-closed.
     pub async fn next<M: Message + Default>(&mut self) -> Result<Option<Incoming<M>>, Status> {
         loop {
-            if let Some((bytes, compressed)) = self.take_frame()? {
+            if let Some((payload, compressed)) = self.take_frame()? {
+                let bytes = if compressed {
+                    gunzip_off_runtime(payload, self.max_message).await?
+                } else {
+                    payload
+                };
                 let message = M::decode(bytes).map_err(|error| {
                     Status::internal(format!("cannot decode the request: {error}"))
                 })?;
@@ -93,55 +102,80 @@ impl MessageReader {
             self.buffer[3],
             self.buffer[4],
         ]) as usize;
-        if len > MAX_MESSAGE_BYTES {
-            return Err(too_large(len));
+        if len > self.max_message {
+            return Err(too_large(len, self.max_message));
         }
         if self.buffer.len() < 5 + len {
             return Ok(None);
         }
         self.buffer.advance(5);
         let payload = self.buffer.split_to(len).freeze();
-        if !compressed {
-            return Ok(Some((payload, false)));
-        }
-        if !self.gzip {
+        if compressed && !self.gzip {
             return Err(Status::internal(
                 "a compressed message, but the request declared no grpc-encoding",
             ));
         }
-        Ok(Some((gunzip(&payload)?, true)))
+        Ok(Some((payload, compressed)))
     }
 }
 
-fn too_large(len: usize) -> Status {
+fn too_large(len: usize, max_message: usize) -> Status {
     Status::resource_exhausted(format!(
-        "message of {len} bytes: at most {MAX_MESSAGE_BYTES} allowed"
+        "message of {len} bytes: at most {max_message} allowed"
     ))
 }
 
 /// Decompresses, refusing to grow past the message limit (no gzip bombs).
-fn gunzip(compressed: &[u8]) -> Result<Bytes, Status> {
+fn gunzip(compressed: &[u8], max_message: usize) -> Result<Bytes, Status> {
     let mut out = Vec::new();
     GzDecoder::new(compressed)
-        .take(MAX_MESSAGE_BYTES as u64 + 1)
+        .take(max_message as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|error| Status::internal(format!("bad gzip data: {error}")))?;
-    if out.len() > MAX_MESSAGE_BYTES {
-        return Err(too_large(out.len()));
+    if out.len() > max_message {
+        return Err(too_large(out.len(), max_message));
     }
     Ok(out.into())
+}
+
+/// [`gunzip`], on the blocking pool for all but small messages: up to `max_message` bytes
+/// of output can come from a few kilobytes of input.
+async fn gunzip_off_runtime(compressed: Bytes, max_message: usize) -> Result<Bytes, Status> {
+    // gzip expands 1,032:1 at most: a kilobyte inflates to about a megabyte, quickly.
+    if compressed.len() < 1024 {
+        return gunzip(&compressed, max_message);
+    }
+    tokio::task::spawn_blocking(move || gunzip(&compressed, max_message))
+        .await
+        .map_err(|_| Status::internal("decompression failed"))?
+}
+
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    std::io::Write::write_all(&mut encoder, raw).expect("writing to memory cannot fail");
+    encoder.finish().expect("writing to memory cannot fail")
 }
 
 /// Frames one message, gzipped (and flagged so) when `compress`.
 pub fn frame<M: Message>(message: &M, compress: bool) -> Bytes {
     let raw = message.encode_to_vec();
-    let payload = if compress {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-        std::io::Write::write_all(&mut encoder, &raw).expect("writing to memory cannot fail");
-        encoder.finish().expect("writing to memory cannot fail")
-    } else {
-        raw
-    };
+    framed(if compress { gzip(&raw) } else { raw }, compress)
+}
+
+/// [`frame`], compressing large messages on the blocking pool.
+async fn frame_off_runtime<M: Message>(message: &M, compress: bool) -> Bytes {
+    let raw = message.encode_to_vec();
+    if !compress || raw.len() < BLOCKING_BYTES {
+        return framed(if compress { gzip(&raw) } else { raw }, compress);
+    }
+    match tokio::task::spawn_blocking(move || gzip(&raw)).await {
+        Ok(payload) => framed(payload, true),
+        // The blocking pool is gone (the runtime is shutting down): send it as it is.
+        Err(_) => frame(message, false),
+    }
+}
+
+fn framed(payload: Vec<u8>, compress: bool) -> Bytes {
     let mut framed = BytesMut::with_capacity(5 + payload.len());
     framed.put_u8(u8::from(compress));
     framed.put_u32(payload.len() as u32);
@@ -168,7 +202,7 @@ impl Responder {
 
     /// Sends a message, compressed when asked and the client accepts it.
     pub async fn send<M: Message>(&self, message: &M, compress: bool) -> Result<(), Gone> {
-        let data = Frame::data(frame(message, compress && self.gzip));
+        let data = Frame::data(frame_off_runtime(message, compress && self.gzip).await);
         self.sender.send(Ok(data)).await.map_err(|_| Gone)
     }
 
@@ -193,6 +227,8 @@ mod tests {
     use super::*;
     use proto::grpc_testing::{Payload, SimpleRequest};
 
+    const LIMIT: usize = 4 * 1024 * 1024;
+
     fn request(size: usize) -> SimpleRequest {
         SimpleRequest {
             payload: Some(Payload {
@@ -214,8 +250,11 @@ mod tests {
             .chunks(3)
             .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
             .collect();
-        let mut reader =
-            MessageReader::new(Body::from_stream(futures_util::stream::iter(chunks)), true);
+        let mut reader = MessageReader::new(
+            Body::from_stream(futures_util::stream::iter(chunks)),
+            true,
+            LIMIT,
+        );
 
         let first = reader
             .next::<SimpleRequest>()
@@ -237,16 +276,16 @@ mod tests {
     #[tokio::test]
     async fn oversized_truncated_and_undeclared_compression_are_refused() {
         let mut header = vec![0];
-        header.extend_from_slice(&(MAX_MESSAGE_BYTES as u32 + 1).to_be_bytes());
-        let mut reader = MessageReader::new(Body::from(header), false);
+        header.extend_from_slice(&(LIMIT as u32 + 1).to_be_bytes());
+        let mut reader = MessageReader::new(Body::from(header), false, LIMIT);
         let status = reader.next::<SimpleRequest>().await.expect_err("too large");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
 
-        let mut reader = MessageReader::new(Body::from(vec![0, 0, 0, 0, 9, 1]), false);
+        let mut reader = MessageReader::new(Body::from(vec![0, 0, 0, 0, 9, 1]), false, LIMIT);
         let status = reader.next::<SimpleRequest>().await.expect_err("truncated");
         assert_eq!(status.code(), tonic::Code::Internal);
 
-        let mut reader = MessageReader::new(Body::from(frame(&request(1), true)), false);
+        let mut reader = MessageReader::new(Body::from(frame(&request(1), true)), false, LIMIT);
         let status = reader
             .next::<SimpleRequest>()
             .await
@@ -256,12 +295,12 @@ mod tests {
 
     #[test]
     fn a_gzip_bomb_stops_at_the_limit() {
-        let huge = vec![0_u8; MAX_MESSAGE_BYTES + 10];
+        let huge = vec![0_u8; LIMIT + 10];
         let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
         std::io::Write::write_all(&mut encoder, &huge).expect("memory");
         let bomb = encoder.finish().expect("memory");
         assert_eq!(
-            gunzip(&bomb).expect_err("too large").code(),
+            gunzip(&bomb, LIMIT).expect_err("too large").code(),
             tonic::Code::ResourceExhausted
         );
     }

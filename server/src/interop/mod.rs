@@ -20,6 +20,7 @@ use axum::{
 };
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::StreamBody;
+use prost::Message as _;
 use proto::grpc_testing::{
     BoolValue, EchoStatus, Empty, Payload, PayloadType, ResponseParameters, SimpleRequest,
     SimpleResponse, StreamingInputCallRequest, StreamingInputCallResponse,
@@ -30,7 +31,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, metadata::MetadataValue};
 
-use self::frames::{Gone, MAX_MESSAGE_BYTES, MessageReader, Responder};
+use self::frames::{Gone, MessageReader, Responder};
 use crate::{error::ApiError, layers::body::status_response};
 
 /// The route the service answers on.
@@ -41,10 +42,14 @@ const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
 /// The message encodings this service takes and gives, besides `identity`.
 const ACCEPT_ENCODING: &str = "gzip";
 const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
-/// Payload bodies stay below the message limit, whatever the framing around them.
-const MAX_PAYLOAD_BYTES: i32 = (MAX_MESSAGE_BYTES - 1024) as i32;
+/// Room for the framing around a payload within the message limit.
+const FRAMING_BYTES: usize = 1024;
 const MAX_INTERVAL_US: i32 = 10_000_000;
 const MAX_RESPONSES_PER_REQUEST: usize = 1_000;
+/// The payload bytes one request may ask back, all its responses together (and for
+/// HalfDuplexCall all the requests it buffers), in messages' worth: a small request must not
+/// make the server produce gigabytes. The interop cases ask for well under 1 MiB.
+const ASKED_MESSAGES: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -73,15 +78,21 @@ impl Method {
     }
 }
 
-/// The handler for [`ROUTE`]; open calls end with UNAVAILABLE when `shutdown` fires.
-pub fn handler(shutdown: CancellationToken) -> MethodRouter {
+/// The handler for [`ROUTE`]; open calls end with UNAVAILABLE when `shutdown` fires. No
+/// message, either way, may be larger than `max_message` (`--max-message-bytes`).
+pub fn handler(shutdown: CancellationToken, max_message: usize) -> MethodRouter {
     post(move |Path(method): Path<String>, request: Request| {
         let shutdown = shutdown.clone();
-        async move { call(&method, request, shutdown) }
+        async move { call(&method, request, shutdown, max_message) }
     })
 }
 
-fn call(method_name: &str, request: Request, shutdown: CancellationToken) -> Response {
+fn call(
+    method_name: &str,
+    request: Request,
+    shutdown: CancellationToken,
+    max_message: usize,
+) -> Response {
     let Some(method) = Method::from_name(method_name) else {
         return status_response(Status::unimplemented(format!(
             "{SERVICE_NAME}/{method_name} is not implemented"
@@ -131,10 +142,15 @@ fn call(method_name: &str, request: Request, shutdown: CancellationToken) -> Res
     // (the client left, or the deadline passed) closes the channel and stops the task.
     let (sender, receiver) = mpsc::channel(4);
     let responder = Responder::new(sender, gzip_out);
-    let mut reader = MessageReader::new(body, gzip_in);
+    let mut reader = MessageReader::new(body, gzip_in, max_message);
+    let limits = Limits {
+        max_payload: max_message.saturating_sub(FRAMING_BYTES),
+        max_asked: max_message * ASKED_MESSAGES,
+        max_buffered: max_message,
+    };
     tokio::spawn(async move {
         let outcome = tokio::select! {
-            outcome = serve(method, &mut reader, &responder) => outcome,
+            outcome = serve(method, &mut reader, &responder, limits) => outcome,
             () = shutdown.cancelled() => Err(ApiError::ShuttingDown.into()),
             () = responder.gone() => return,
         };
@@ -152,7 +168,25 @@ impl From<Gone> for Status {
     }
 }
 
-async fn serve(method: Method, reader: &mut MessageReader, out: &Responder) -> Result<(), Status> {
+/// What one call may ask for.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// The largest payload a response may carry: the message limit less the framing.
+    max_payload: usize,
+    /// The payload bytes one request may ask back (see [`ASKED_MESSAGES`]).
+    max_asked: usize,
+    /// What HalfDuplexCall may hold of the requests it buffers before answering, in encoded
+    /// bytes (their payloads are dropped on arrival: nothing answers with them): one
+    /// message's worth.
+    max_buffered: usize,
+}
+
+async fn serve(
+    method: Method,
+    reader: &mut MessageReader,
+    out: &Responder,
+    limits: Limits,
+) -> Result<(), Status> {
     match method {
         Method::Empty => {
             one::<Empty>(reader).await?;
@@ -167,6 +201,7 @@ async fn serve(method: Method, reader: &mut MessageReader, out: &Responder) -> R
                 request.response_type,
                 request.response_size,
                 "response_size",
+                limits,
             )?;
             let response = SimpleResponse {
                 payload: Some(payload),
@@ -214,18 +249,22 @@ async fn serve(method: Method, reader: &mut MessageReader, out: &Responder) -> R
         }
         Method::StreamingOutput => {
             let request = one::<StreamingOutputCallRequest>(reader).await?.message;
-            respond(&request, out).await?;
+            asked(&request, 0, limits)?;
+            respond(&request, out, limits).await?;
             echo_status(request.response_status.as_ref())?;
         }
         Method::FullDuplex => {
             while let Some(incoming) = reader.next::<StreamingOutputCallRequest>().await? {
                 // An echoed status ends the call at once; later messages are not read.
                 echo_status(incoming.message.response_status.as_ref())?;
-                respond(&incoming.message, out).await?;
+                asked(&incoming.message, 0, limits)?;
+                respond(&incoming.message, out, limits).await?;
             }
         }
         Method::HalfDuplex => {
-            let mut requests = Vec::new();
+            // Every request is held until the client half-closes: what is kept of them is
+            // bounded in count, in bytes, and in what they ask back together.
+            let (mut requests, mut buffered, mut asked_bytes) = (Vec::new(), 0, 0);
             while let Some(incoming) = reader.next::<StreamingOutputCallRequest>().await? {
                 if requests.len() == MAX_RESPONSES_PER_REQUEST {
                     return Err(ApiError::LimitExceeded {
@@ -234,11 +273,24 @@ async fn serve(method: Method, reader: &mut MessageReader, out: &Responder) -> R
                     }
                     .into());
                 }
-                requests.push(incoming.message);
+                let request = StreamingOutputCallRequest {
+                    payload: None,
+                    ..incoming.message
+                };
+                buffered += request.encoded_len();
+                if buffered > limits.max_buffered {
+                    return Err(ApiError::LimitExceeded {
+                        subject: "buffered request bytes",
+                        limit: limits.max_buffered as u32,
+                    }
+                    .into());
+                }
+                asked_bytes = asked(&request, asked_bytes, limits)?;
+                requests.push(request);
             }
             for request in &requests {
                 echo_status(request.response_status.as_ref())?;
-                respond(request, out).await?;
+                respond(request, out, limits).await?;
             }
         }
     }
@@ -255,8 +307,35 @@ async fn one<M: prost::Message + Default>(
         .ok_or_else(|| Status::internal("missing request message"))
 }
 
+/// `so_far` plus the payload bytes `request` asks back, if within the limit.
+fn asked(
+    request: &StreamingOutputCallRequest,
+    so_far: usize,
+    limits: Limits,
+) -> Result<usize, Status> {
+    let mut total = so_far;
+    for parameters in &request.response_parameters {
+        let size = usize::try_from(parameters.size)
+            .unwrap_or(0)
+            .min(limits.max_payload);
+        total = total.saturating_add(size);
+    }
+    if total > limits.max_asked {
+        return Err(ApiError::LimitExceeded {
+            subject: "response bytes asked for",
+            limit: u32::try_from(limits.max_asked).unwrap_or(u32::MAX),
+        }
+        .into());
+    }
+    Ok(total)
+}
+
 /// One response per `ResponseParameters`, each after its `interval_us`.
-async fn respond(request: &StreamingOutputCallRequest, out: &Responder) -> Result<(), Status> {
+async fn respond(
+    request: &StreamingOutputCallRequest,
+    out: &Responder,
+    limits: Limits,
+) -> Result<(), Status> {
     if request.response_parameters.len() > MAX_RESPONSES_PER_REQUEST {
         return Err(ApiError::LimitExceeded {
             subject: "response_parameters",
@@ -277,7 +356,7 @@ async fn respond(request: &StreamingOutputCallRequest, out: &Responder) -> Resul
             )
             .into());
         }
-        let payload = payload(request.response_type, *size, "size")?;
+        let payload = payload(request.response_type, *size, "size", limits)?;
         if *interval_us > 0 {
             tokio::time::sleep(Duration::from_micros(*interval_us as u64)).await;
         }
@@ -290,18 +369,22 @@ async fn respond(request: &StreamingOutputCallRequest, out: &Responder) -> Resul
 }
 
 /// A payload of `size` zero bytes, of a type the server supports.
-fn payload(response_type: i32, size: i32, field: &'static str) -> Result<Payload, Status> {
+fn payload(
+    response_type: i32,
+    size: i32,
+    field: &'static str,
+    limits: Limits,
+) -> Result<Payload, Status> {
     if PayloadType::try_from(response_type) != Ok(PayloadType::Compressable) {
         return Err(
             ApiError::invalid("response_type", "only COMPRESSABLE payloads are supported").into(),
         );
     }
-    if !(0..=MAX_PAYLOAD_BYTES).contains(&size) {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be between 0 and {MAX_PAYLOAD_BYTES}, got {size}"),
-        )
-        .into());
+    let max = limits.max_payload;
+    if usize::try_from(size).map_or(true, |size| size > max) {
+        return Err(
+            ApiError::invalid(field, format!("must be between 0 and {max}, got {size}")).into(),
+        );
     }
     Ok(Payload {
         r#type: response_type,

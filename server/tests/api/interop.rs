@@ -17,7 +17,7 @@ use proto::grpc_testing::{
 };
 use tonic::{Code, codec::CompressionEncoding::Gzip, metadata::MetadataValue};
 
-use crate::helpers::{PATIENCE, TestApp, over_both_transports, spawn_app};
+use crate::helpers::{PATIENCE, TestApp, over_both_transports, spawn_app, spawn_app_with};
 
 fn zeros(size: usize) -> Option<Payload> {
     Some(Payload {
@@ -529,4 +529,60 @@ async fn bad_sizes_and_intervals_are_invalid_arguments() {
         "{}",
         status.message()
     );
+}
+
+/// The interop service takes the server's own `--max-message-bytes`, both ways, and a small
+/// request cannot ask back more than a bounded total.
+#[tokio::test]
+async fn the_interop_service_obeys_the_servers_limits() {
+    let app = spawn_app_with(|config| config.max_message_bytes = 64 * 1024).await;
+    let mut client = TestServiceClient::new(app.native_channel().await);
+    let status = client
+        .unary_call(SimpleRequest {
+            response_size: 100_000,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a response over the limit");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().starts_with("response_size: "),
+        "{}",
+        status.message()
+    );
+    let status = client
+        .unary_call(SimpleRequest {
+            payload: zeros(100_000),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a request over the limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // 1,000 responses of 60 KB from one request of a few KB: 60 MB asked, refused at once
+    // (four messages' worth, 256 KiB here, may be asked).
+    let status = match client
+        .streaming_output_call(output_request(&[60_000; 1000]))
+        .await
+    {
+        Err(status) => status,
+        Ok(response) => response
+            .into_inner()
+            .message()
+            .await
+            .expect_err("too much asked back"),
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("response bytes asked for"),
+        "{}",
+        status.message()
+    );
+    // Within the bounds it still works.
+    let stream = client
+        .streaming_output_call(output_request(&[60_000; 4]))
+        .await
+        .expect("within the bounds")
+        .into_inner();
+    assert_eq!(sizes_of(stream).await, [60_000; 4]);
 }
