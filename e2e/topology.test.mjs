@@ -104,7 +104,9 @@ before(async () => {
   // nginx on loopback is the trusted proxy; the drain delay is what a balancer needs.
   for (let n = 0; n < 3; n += 1) {
     replicas.push(await startServer({
-      drainDelay: '500ms', args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1'],
+      drainDelay: '500ms',
+      args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1',
+        '--upload-dir', join(dir, `uploads-${n}`)],
     }));
   }
   balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
