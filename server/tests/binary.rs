@@ -12,33 +12,8 @@ const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[tokio::test]
 async fn json_logs_carry_the_call_and_its_request_id() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log",
-            "info",
-        ])
-        // Not the developer's environment: only what this test sets.
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let mut stdout = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let address = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = stdout.next_line().await.expect("readable") {
-            if let Some(address) = line.strip_prefix("listening on ") {
-                return address.to_owned();
-            }
-        }
-        panic!("the server did not print its address");
-    })
-    .await
-    .expect("in time");
+    let (mut server, address) =
+        start(&["--log-format", "json", "--log", "info"], Stdio::piped()).await;
 
     let mut client = GreeterClient::connect(format!("http://{address}"))
         .await
@@ -71,14 +46,22 @@ async fn json_logs_carry_the_call_and_its_request_id() {
     server.kill().await.expect("stopped");
 }
 
-/// The server binary on 127.0.0.1:0 with `args`, and the address it printed.
-async fn start(args: &[&str]) -> (tokio::process::Child, String) {
+/// The server binary on 127.0.0.1:0 with `args` (logging at `warn` unless they say), its
+/// logs to `stderr`, and the address it printed.
+async fn start(args: &[&str], stderr: Stdio) -> (tokio::process::Child, String) {
+    let log = if args.contains(&"--log") {
+        &[][..]
+    } else {
+        &["--log", "warn"][..]
+    };
     let mut server = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(log)
         .args(args)
+        // Not the developer's environment: only what this test sets.
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("the server starts");
@@ -120,7 +103,7 @@ async fn a_half_duplex_call_of_gzipped_zeros_cannot_make_the_server_grow() {
     use prost::Message as _;
     use proto::grpc_testing::{Payload, StreamingOutputCallRequest};
 
-    let (server, address) = start(&[]).await;
+    let (server, address) = start(&[], Stdio::null()).await;
     let pid = server.id().expect("running");
     let baseline = peak_resident_mib(pid);
 
@@ -218,7 +201,7 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
         part: Some(Part::Chunk(bytes.to_vec())),
     };
 
-    let (mut server, address) = start(&["--upload-dir", uploads_arg]).await;
+    let (mut server, address) = start(&["--upload-dir", uploads_arg], Stdio::null()).await;
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await
         .expect("connects");
@@ -250,7 +233,7 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
         "the cut upload was never acknowledged"
     );
 
-    let (_server, address) = start(&["--upload-dir", uploads_arg]).await;
+    let (_server, address) = start(&["--upload-dir", uploads_arg], Stdio::null()).await;
     assert_eq!(partials(), 0, "removed at start");
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await
