@@ -2,6 +2,13 @@
 //! offered by ALPN under TLS), with the transport limits applied, until shutdown; then
 //! every connection is asked to finish (HTTP/2 GOAWAY, HTTP/1.1 close after the response).
 //! A connection with no call running for the idle timeout is closed the same way.
+//!
+//! Nothing a client was allowed to send is dropped by the shutdown itself: connections
+//! waiting in the kernel's backlog are still taken (closing the listener would reset them
+//! after the client, say a balancer, has written its request), and a connection accepted
+//! just before whose first request has not arrived yet gets that request served (hyper
+//! closes such a connection outright when asked to shut down, and a balancer cannot retry
+//! a POST it already sent).
 
 use std::{
     convert::Infallible,
@@ -17,6 +24,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
@@ -61,20 +69,7 @@ pub async fn serve(
     let connections = TaskTracker::new();
     let tls = tls.map(TlsAcceptor::from);
 
-    tokio::pin!(stop);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors, say: back off a little rather than spin.
-                    tracing::warn!(%error, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let spawn = |stream: tokio::net::TcpStream, peer: std::net::SocketAddr| {
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
         let service = TowerToHyperService::new(tower::service_fn({
@@ -94,7 +89,6 @@ pub async fn serve(
             }
         }));
         let (builder, closing, tls) = (builder.clone(), closing.clone(), tls.clone());
-        let idle_timeout = limits.idle_timeout;
         connections.spawn(async move {
             let io = match tls {
                 None => Either::Left(stream),
@@ -114,17 +108,31 @@ pub async fn serve(
                     }
                 }
             };
-            drive(
-                &builder,
-                io,
-                service,
-                &closing,
-                &activity,
-                idle_timeout,
-                peer,
-            )
-            .await;
+            drive(&builder, io, service, &closing, &activity, limits, peer).await;
         });
+    };
+
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: back off a little rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        spawn(stream, peer);
+    }
+    // What the kernel has already accepted for us is served like the rest.
+    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
+    {
+        tracing::debug!(%peer, "serving a connection from the backlog after shutdown began");
+        spawn(stream, peer);
     }
     drop(listener);
     closing.cancel();
@@ -141,7 +149,7 @@ async fn drive<I, S>(
     service: S,
     closing: &CancellationToken,
     activity: &Activity,
-    idle_timeout: Duration,
+    limits: ConnectionLimits,
     peer: std::net::SocketAddr,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
@@ -163,9 +171,24 @@ async fn drive<I, S>(
             }
             return;
         }
-        () = closing.cancelled() => {}
-        () = activity.idle_for(idle_timeout) => {
-            tracing::debug!(%peer, ?idle_timeout, "closing an idle connection");
+        () = closing.cancelled() => {
+            // Accepted, but its first request has not arrived: serve that one (the client
+            // has most likely sent it already), within the time headers are given anyway.
+            if !activity.has_begun() {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::debug!(%peer, %error, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    () = activity.first_call() => {}
+                    () = tokio::time::sleep(limits.handshake_timeout) => {}
+                }
+            }
+        }
+        () = activity.idle_for(limits.idle_timeout) => {
+            tracing::debug!(%peer, idle_timeout = ?limits.idle_timeout, "closing an idle connection");
         }
     }
     connection.as_mut().graceful_shutdown();
@@ -176,22 +199,54 @@ async fn drive<I, S>(
 
 /// The calls running on one connection, and since when none has been.
 #[derive(Debug, Clone)]
-struct Activity(Arc<Mutex<(usize, Instant)>>);
+struct Activity(Arc<ActivityState>);
+
+#[derive(Debug)]
+struct ActivityState {
+    /// Calls running, when the last one ended (or the connection began), calls so far.
+    calls: Mutex<(usize, Instant, u64)>,
+    /// Told when the first call begins.
+    first: Notify,
+}
 
 impl Activity {
     fn new() -> Self {
-        Self(Arc::new(Mutex::new((0, Instant::now()))))
+        Self(Arc::new(ActivityState {
+            calls: Mutex::new((0, Instant::now(), 0)),
+            first: Notify::new(),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, (usize, Instant, u64)> {
+        self.0.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn begin(&self) -> Call {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+        let mut state = self.state();
+        state.0 += 1;
+        state.2 += 1;
+        if state.2 == 1 {
+            self.0.first.notify_one();
+        }
         Call(self.clone())
+    }
+
+    fn has_begun(&self) -> bool {
+        self.state().2 > 0
+    }
+
+    /// Resolves once a call has begun on the connection.
+    async fn first_call(&self) {
+        // `notify_one` keeps its permit for a waiter that comes later.
+        if !self.has_begun() {
+            self.0.first.notified().await;
+        }
     }
 
     /// Resolves once no call has run for `timeout`.
     async fn idle_for(&self, timeout: Duration) {
         loop {
-            let (running, since) = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let (running, since, _) = *self.state();
             let wait = if running == 0 {
                 match timeout.checked_sub(since.elapsed()) {
                     None | Some(Duration::ZERO) => return,
@@ -211,7 +266,7 @@ struct Call(Activity);
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let mut state = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.0.state();
         state.0 -= 1;
         state.1 = Instant::now();
     }

@@ -322,3 +322,51 @@ async fn draining_reports_not_serving_before_it_stops_accepting() {
         .await;
     assert!(refused.is_err(), "no longer accepting");
 }
+
+/// A balancer connects, and writes its request a moment later: if the server began to shut
+/// down in between, that request is still served (it cannot be retried elsewhere once sent,
+/// as a gRPC call is a POST), though no new connection is taken by then.
+#[tokio::test]
+async fn a_connection_accepted_before_the_drain_has_its_first_request_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|config| config.shutdown_grace = Duration::from_secs(30)).await;
+    let address = app.address;
+    let mut early = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    // Let the accept loop take it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let server = tokio::spawn(app.shutdown());
+    tokio::time::timeout(PATIENCE, async {
+        while tokio::net::TcpStream::connect(address).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the server stops accepting");
+
+    // gRPC-Web over HTTP/1.1: Greeter.SayHello { name: "Ada" }.
+    let message = [0x0a, 0x03, b'A', b'd', b'a'];
+    let mut body = vec![0, 0, 0, 0, message.len() as u8];
+    body.extend_from_slice(&message);
+    let head = format!(
+        "POST /Greeter/SayHello HTTP/1.1\r\nhost: {address}\r\n\
+         content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    early.write_all(head.as_bytes()).await.expect("writes");
+    early.write_all(&body).await.expect("writes");
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, early.read_to_end(&mut answer))
+        .await
+        .expect("answered within the test's patience")
+        .expect("reads");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Hello, Ada!"), "{answer}");
+    assert!(answer.contains("grpc-status:0"), "{answer}");
+
+    server.await.expect("no panic").expect("clean exit");
+}
