@@ -265,6 +265,15 @@ pub enum ChatCommand {
         /// How many past messages to show first (0-100).
         #[arg(long, default_value_t = 20)]
         history: u32,
+        /// Start after the message with this id (every later one first, then live),
+        /// instead of with the last --history.
+        #[arg(long, value_name = "ID")]
+        after: Option<u64>,
+        /// When the stream breaks (UNAVAILABLE: the server restarted, or a replica went
+        /// away), connect again and go on after the last message shown: nothing missed,
+        /// nothing twice.
+        #[arg(long)]
+        reconnect: bool,
     },
 
     /// Unary: post one message (needs --token when the server has one).
@@ -285,6 +294,9 @@ pub enum ChatCommand {
         /// How many past messages to show first (0-100).
         #[arg(long, default_value_t = 20)]
         history: u32,
+        /// Start after the message with this id instead of with the last --history.
+        #[arg(long, value_name = "ID")]
+        after: Option<u64>,
     },
 }
 

@@ -20,6 +20,7 @@ use tonic_web::GrpcWebLayer;
 use crate::{
     chat::{ChatService, Rooms},
     config::{Config, WeatherProvider},
+    error::ApiError,
     files::{FileService, FileStore},
     greeter::{GreeterService, PredictService},
     interop,
@@ -34,6 +35,7 @@ use crate::{
         metrics::Metrics,
         registry::{Registered, RegistrySettings},
     },
+    store::{Store, StoreError},
     transport::{
         accept::{self, ConnectionLimits},
         static_files,
@@ -89,8 +91,9 @@ pub struct App {
     limits: ConnectionLimits,
     metrics: Metrics,
     call_limits: CallLimits,
-    /// Keeps a service's health in step with a dependency that can fail, when one does.
-    readiness: Option<Task>,
+    /// Keep services' health in step with the dependencies that can fail.
+    readiness: Vec<Task>,
+    store: Store,
     registry: Option<RegistrySettings>,
 }
 
@@ -108,10 +111,14 @@ pub enum BuildError {
     Provider(#[from] ProviderError),
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the chat: {0}")]
+    Chat(ApiError),
 }
 
 impl App {
-    pub fn build(config: &Config) -> Result<Self, BuildError> {
+    pub async fn build(config: &Config) -> Result<Self, BuildError> {
         let shutdown = CancellationToken::new();
         let catalog = Arc::new(Catalog::embedded());
         let provider = Arc::new(match config.weather_provider {
@@ -139,28 +146,43 @@ impl App {
         );
         let (health, health_service) = Health::new(SERVICES);
         // With a provider that can fail, the largest city stands for it in health checks.
-        let readiness = match (&*provider, catalog.search("", 1).first()) {
-            (Provider::OpenMeteo(_), Some(city)) => {
-                let (provider, city) = (Arc::clone(&provider), Arc::clone(city));
-                let probe = move || {
-                    let (provider, city) = (Arc::clone(&provider), Arc::clone(&city));
-                    async move {
-                        provider
-                            .current(&city)
-                            .await
-                            .map(drop)
-                            .map_err(|error| error.to_string())
-                    }
-                };
-                Some(Box::pin(health.clone().follow(
-                    weather_service_server::SERVICE_NAME,
-                    config.readiness_interval,
-                    probe,
-                    shutdown.clone(),
-                )) as Task)
-            }
-            _ => None,
-        };
+        let mut readiness = Vec::new();
+        if let (Provider::OpenMeteo(_), Some(city)) = (&*provider, catalog.search("", 1).first()) {
+            let (provider, city) = (Arc::clone(&provider), Arc::clone(city));
+            let probe = move || {
+                let (provider, city) = (Arc::clone(&provider), Arc::clone(&city));
+                async move {
+                    provider
+                        .current(&city)
+                        .await
+                        .map(drop)
+                        .map_err(|error| error.to_string())
+                }
+            };
+            readiness.push(Box::pin(health.clone().follow(
+                weather_service_server::SERVICE_NAME,
+                config.readiness_interval,
+                probe,
+                shutdown.clone(),
+            )) as Task);
+        }
+        let store = Store::open(config.store()).await?;
+        // The chat keeps everything in the store: its health is the database's.
+        readiness.push(Box::pin(health.clone().follow(
+            chat_service_server::SERVICE_NAME,
+            config.readiness_interval,
+            {
+                let store = store.clone();
+                move || {
+                    let store = store.clone();
+                    async move { store.ping().await.map_err(|error| error.to_string()) }
+                }
+            },
+            shutdown.clone(),
+        )) as Task);
+        let rooms = Rooms::open(store.clone(), shutdown.clone())
+            .await
+            .map_err(BuildError::Chat)?;
         let call_limits = CallLimits::new(config.call_limits());
 
         let max_message = config.max_message_bytes as usize;
@@ -180,10 +202,7 @@ impl App {
             max_message
         );
         let chat = with_codec!(
-            ChatServiceServer::new(ChatService::new(
-                Arc::new(Rooms::default()),
-                shutdown.clone()
-            )),
+            ChatServiceServer::new(ChatService::new(Arc::new(rooms), shutdown.clone())),
             max_message
         );
         let files = with_codec!(
@@ -252,6 +271,7 @@ impl App {
             metrics,
             call_limits,
             readiness,
+            store,
             registry: config.registry(),
         })
     }
@@ -288,6 +308,7 @@ impl App {
             call_limits,
             readiness,
             registry,
+            store,
             ..
         } = self;
         let registered = match registry {
@@ -296,7 +317,7 @@ impl App {
         };
         tokio::spawn(call_limits.forget_idle_clients(shutdown.clone()));
         health.serving().await;
-        if let Some(readiness) = readiness {
+        for readiness in readiness {
             tokio::spawn(readiness);
         }
 
@@ -321,11 +342,13 @@ impl App {
         };
         let server = accept::serve(listener, router, tls, limits, drain);
         tokio::select! {
-            () = server => Ok(()),
+            () = server => {}
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(?grace, "grace period over: exiting with calls still running");
-                Ok(())
             }
         }
+        // Every commit has returned by now, or its call was abandoned unacknowledged.
+        store.close().await;
+        Ok(())
     }
 }

@@ -75,6 +75,32 @@ pub struct Config {
     #[arg(long, env = "SERVER_AUTH_TOKEN", hide_env_values = true, value_parser = flags::Token)]
     pub auth_token: Option<String>,
 
+    /// Directory of the embedded database (SQLite), made if missing; used when
+    /// --database-url is not given.
+    #[arg(long, env = "SERVER_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// The database: `sqlite://PATH` (embedded, one process) or `postgres://USER@HOST/DB`
+    /// (shared by several replicas). Default: `sqlite://<data-dir>/app.db`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = database_url)]
+    pub database_url: Option<String>,
+
+    /// Database connections the server keeps open at most (1 to 1000).
+    #[arg(long, env = "SERVER_DB_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// How long a call waits for a free database connection before UNAVAILABLE (100ms to 1m).
+    #[arg(long, env = "SERVER_DB_ACQUIRE_TIMEOUT", default_value = "5s",
+          value_parser = flags::duration_in(Duration::from_millis(100)..=Duration::from_secs(60)))]
+    pub db_acquire_timeout: Duration,
+
+    /// How long one database statement may run (PostgreSQL statement_timeout; SQLite's
+    /// wait for its write lock), 100ms to 10m.
+    #[arg(long, env = "SERVER_DB_STATEMENT_TIMEOUT", default_value = "5s",
+          value_parser = flags::duration_in(Duration::from_millis(100)..=Duration::from_secs(600)))]
+    pub db_statement_timeout: Duration,
+
     /// Directory that uploaded files are kept in; created on the first upload.
     #[arg(long, env = "SERVER_UPLOAD_DIR", default_value = "uploads")]
     pub upload_dir: PathBuf,
@@ -103,9 +129,10 @@ pub struct Config {
     #[arg(long, env = "SERVER_PROVIDER_MAX_AGE", default_value = "10m", value_parser = flags::duration)]
     pub provider_max_age: Duration,
 
-    /// How often the weather provider is checked for the weather service's health (only
-    /// for providers that can fail, i.e. open-meteo), e.g. `30s`.
-    #[arg(long, env = "SERVER_READINESS_INTERVAL", default_value = "30s", value_parser = flags::duration)]
+    /// How often the dependencies that can fail are checked for the health of the services
+    /// on them: the database (chat), and the weather provider when it is open-meteo.
+    #[arg(long, env = "SERVER_READINESS_INTERVAL", default_value = "5s",
+          value_parser = flags::duration_in(Duration::from_millis(100)..=Duration::from_secs(3600)))]
     pub readiness_interval: Duration,
 
     /// A Watch stream with nothing to send for this long sends a heartbeat (1s to 5m).
@@ -307,10 +334,29 @@ impl Config {
         }
     }
 
+    /// The database and the pool's limits.
+    pub fn store(&self) -> crate::store::StoreSettings {
+        crate::store::StoreSettings {
+            url: self
+                .database_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("app.db").display())),
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            statement_timeout: self.db_statement_timeout,
+        }
+    }
+
     /// The largest file an upload may send, in bytes.
     pub fn upload_max_bytes(&self) -> u64 {
         u64::from(self.upload_max_mib) * 1024 * 1024
     }
+}
+
+/// A database URL naming an engine the store runs on.
+fn database_url(value: &str) -> Result<String, String> {
+    crate::store::Engine::of(value)?;
+    Ok(value.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

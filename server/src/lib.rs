@@ -16,6 +16,7 @@ mod greeter;
 mod interop;
 mod layers;
 mod ops;
+pub mod store;
 mod transport;
 pub mod weather;
 

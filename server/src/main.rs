@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
         );
     }
 
-    let app = match App::build(&config) {
+    let app = match App::build(&config).await {
         Ok(app) => app,
         Err(error) => {
             tracing::error!(%error, "cannot start");

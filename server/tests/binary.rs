@@ -12,8 +12,13 @@ const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[tokio::test]
 async fn json_logs_carry_the_call_and_its_request_id() {
-    let (mut server, address) =
-        start(&["--log-format", "json", "--log", "info"], Stdio::piped()).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let (mut server, address) = start(
+        data.path(),
+        &["--log-format", "json", "--log", "info"],
+        Stdio::piped(),
+    )
+    .await;
 
     let mut client = GreeterClient::connect(format!("http://{address}"))
         .await
@@ -46,9 +51,13 @@ async fn json_logs_carry_the_call_and_its_request_id() {
     server.kill().await.expect("stopped");
 }
 
-/// The server binary on 127.0.0.1:0 with `args` (logging at `warn` unless they say), its
-/// logs to `stderr`, and the address it printed.
-async fn start(args: &[&str], stderr: Stdio) -> (tokio::process::Child, String) {
+/// The server binary on 127.0.0.1:0 with its data in `data` and `args` (logging at `warn`
+/// unless they say), its logs to `stderr`, and the address it printed.
+async fn start(
+    data: &std::path::Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (tokio::process::Child, String) {
     let log = if args.contains(&"--log") {
         &[][..]
     } else {
@@ -56,6 +65,8 @@ async fn start(args: &[&str], stderr: Stdio) -> (tokio::process::Child, String) 
     };
     let mut server = Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data)
         .args(log)
         .args(args)
         // Not the developer's environment: only what this test sets.
@@ -103,7 +114,8 @@ async fn a_half_duplex_call_of_gzipped_zeros_cannot_make_the_server_grow() {
     use prost::Message as _;
     use proto::grpc_testing::{Payload, StreamingOutputCallRequest};
 
-    let (server, address) = start(&[], Stdio::null()).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let (server, address) = start(data.path(), &[], Stdio::null()).await;
     let pid = server.id().expect("running");
     let baseline = peak_resident_mib(pid);
 
@@ -201,7 +213,8 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
         part: Some(Part::Chunk(bytes.to_vec())),
     };
 
-    let (mut server, address) = start(&["--upload-dir", uploads_arg], Stdio::null()).await;
+    let (mut server, address) =
+        start(dir.path(), &["--upload-dir", uploads_arg], Stdio::null()).await;
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await
         .expect("connects");
@@ -233,7 +246,7 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
         "the cut upload was never acknowledged"
     );
 
-    let (_server, address) = start(&["--upload-dir", uploads_arg], Stdio::null()).await;
+    let (_server, address) = start(dir.path(), &["--upload-dir", uploads_arg], Stdio::null()).await;
     assert_eq!(partials(), 0, "removed at start");
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await

@@ -4,6 +4,8 @@
 //! here, and call it through the clients below: native gRPC, and gRPC-Web over HTTP/1.1 and
 //! HTTP/2 as a browser speaks it.
 
+pub mod postgres;
+
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 
 use http::Uri;
@@ -36,6 +38,8 @@ pub struct TestServer {
     pub hub: LiveHub,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<io::Result<()>>,
+    /// The default `--data-dir` (its SQLite database), removed with the server.
+    _data: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -45,16 +49,22 @@ impl TestServer {
         Self::spawn_with(|_| {}).await
     }
 
-    /// The server with the defaults changed by `configure`.
+    /// The server with the defaults changed by `configure`. Its data directory (SQLite) is
+    /// a new temporary one unless `configure` names another, or a `--database-url`.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let data = tempfile::Builder::new()
+            .prefix("testkit-data-")
+            .tempdir()
+            .expect("a temporary directory");
         let mut config = Config::defaults();
         config.live_interval = LIVE_INTERVAL;
         config.drain_delay = Duration::ZERO;
+        config.data_dir = data.path().to_owned();
         configure(&mut config);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("local address");
-        let app = App::build(&config).expect("app builds");
+        let app = App::build(&config).await.expect("app builds");
         let hub = app.live_hub().clone();
         let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let metrics_url = format!(
@@ -74,6 +84,7 @@ impl TestServer {
             hub,
             shutdown: Some(shutdown),
             server,
+            _data: data,
         }
     }
 

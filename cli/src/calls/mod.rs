@@ -184,19 +184,28 @@ impl Calls {
                 });
                 return Ok(());
             }
-            ChatCommand::Watch { room, history } => {
-                self.streaming(client.subscribe(SubscribeRequest { room, history }).await?)
+            ChatCommand::Watch {
+                room,
+                history,
+                after,
+                reconnect,
+            } => {
+                return self
+                    .watch_room(&mut client, room, history, after, reconnect)
+                    .await;
             }
             ChatCommand::Join {
                 room,
                 author,
                 history,
+                after,
             } => {
                 let join = JoinRequest {
                     action: Some(join_request::Action::Join(JoinRoom {
                         room,
                         author,
                         history,
+                        after_id: after,
                     })),
                 };
                 // Each line as it is typed (blank ones skipped), after the join.
@@ -216,6 +225,49 @@ impl Calls {
             self.print_chat_event(&event);
         }
         self.finished(&mut events).await
+    }
+
+    /// `chat watch`: the room's messages until Ctrl-C; with `reconnect`, a broken stream is
+    /// resumed after the last message shown (backing off 0.5 s to 10 s between attempts).
+    async fn watch_room(
+        &self,
+        client: &mut ChatServiceClient<Transport>,
+        room: String,
+        history: u32,
+        mut after: Option<u64>,
+        reconnect: bool,
+    ) -> Result<(), Status> {
+        let mut backoff = std::time::Duration::from_millis(500);
+        loop {
+            let request = SubscribeRequest {
+                room: room.clone(),
+                history,
+                after_id: after,
+            };
+            let outcome = async {
+                let mut events = self.streaming(client.subscribe(request).await?);
+                while let Some(event) = events.message().await? {
+                    if let Some(chat_event::Event::Message(message)) = &event.event {
+                        after = Some(message.id);
+                        backoff = std::time::Duration::from_millis(500);
+                    }
+                    self.print_chat_event(&event);
+                }
+                self.finished(&mut events).await
+            }
+            .await;
+            match outcome {
+                Err(status) if reconnect && status.code() == tonic::Code::Unavailable => {
+                    eprintln!(
+                        "the stream broke ({}); reconnecting in {backoff:?}",
+                        status.message()
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     fn print_chat_event(&self, event: &ChatEvent) {

@@ -10,13 +10,11 @@ use proto::chat::v1::{
     self as pb, ChatEvent, JoinRequest, JoinRoom, PostRequest, SubscribeRequest, chat_event,
     chat_service_server, join_request,
 };
-use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    chat::rooms::{Message, Rooms, Subscription},
-    convert::timestamp,
+    chat::rooms::{Event, Rooms, Subscription},
     error::ApiError,
     layers::call_limits::ChangeBudget,
     ops::shutdown::{ResponseStream, until_shutdown},
@@ -41,8 +39,8 @@ impl chat_service_server::ChatService for ChatService {
         request: Request<PostRequest>,
     ) -> Result<Response<pb::ChatMessage>, Status> {
         let PostRequest { room, author, text } = request.into_inner();
-        let message = self.rooms.post(&room, &author, &text)?;
-        Ok(Response::new(message_to_proto(&message)))
+        let message = self.rooms.post(&room, &author, &text).await?;
+        Ok(Response::new(pb::ChatMessage::clone(&message)))
     }
 
     type SubscribeStream = ResponseStream<ChatEvent>;
@@ -51,8 +49,12 @@ impl chat_service_server::ChatService for ChatService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let SubscribeRequest { room, history } = request.into_inner();
-        let subscription = self.rooms.subscribe(&room, history)?;
+        let SubscribeRequest {
+            room,
+            history,
+            after_id,
+        } = request.into_inner();
+        let subscription = self.rooms.subscribe(&room, history, after_id).await?;
         Ok(Response::new(until_shutdown(
             events(subscription),
             self.shutdown.clone(),
@@ -72,6 +74,7 @@ impl chat_service_server::ChatService for ChatService {
             room,
             author,
             history,
+            after_id,
         } = match incoming.message().await? {
             Some(JoinRequest {
                 action: Some(join_request::Action::Join(join)),
@@ -84,7 +87,7 @@ impl chat_service_server::ChatService for ChatService {
                 .into());
             }
         };
-        let subscription = self.rooms.subscribe(&room, history)?;
+        let subscription = self.rooms.subscribe(&room, history, after_id).await?;
         let session = Session {
             incoming,
             rooms: Arc::clone(&self.rooms),
@@ -148,7 +151,11 @@ impl Session {
                         return Some((Step::Event(Err(status)), None));
                     }
                     session.posted += 1;
-                    match session.rooms.post(&session.room, &session.author, &text) {
+                    match session
+                        .rooms
+                        .post(&session.room, &session.author, &text)
+                        .await
+                    {
                         Ok(_) => return Some((Step::Posted, Some(session))),
                         Err(ApiError::InvalidArgument { field, description }) => ApiError::invalid(
                             field,
@@ -177,31 +184,14 @@ impl Session {
 
 /// A subscription as the stream of events a client receives.
 fn events(subscription: Subscription) -> impl Stream<Item = Result<ChatEvent, Status>> + Send {
-    let Subscription { history, live } = subscription;
-    let past = stream::iter(history).map(|message| Ok(message_event(&message)));
-    let live = BroadcastStream::new(live).map(|received| {
-        Ok(match received {
-            Ok(message) => message_event(&message),
-            Err(BroadcastStreamRecvError::Lagged(skipped)) => ChatEvent {
-                event: Some(chat_event::Event::Skipped(skipped)),
-            },
+    subscription.events().map(|event| {
+        Ok(ChatEvent {
+            event: Some(match event? {
+                Event::Message(message) => {
+                    chat_event::Event::Message(pb::ChatMessage::clone(&message))
+                }
+                Event::Skipped(skipped) => chat_event::Event::Skipped(skipped),
+            }),
         })
-    });
-    past.chain(live)
-}
-
-fn message_event(message: &Message) -> ChatEvent {
-    ChatEvent {
-        event: Some(chat_event::Event::Message(message_to_proto(message))),
-    }
-}
-
-fn message_to_proto(message: &Message) -> pb::ChatMessage {
-    pb::ChatMessage {
-        id: message.id,
-        room: message.room.clone(),
-        author: message.author.clone(),
-        text: message.text.clone(),
-        posted_at: Some(timestamp(message.posted_at)),
-    }
+    })
 }

@@ -53,7 +53,7 @@ over_both_transports! {
         client.post(post("lobby", "", "hi ada")).await.expect("post");
 
         let mut stream = client
-            .subscribe(SubscribeRequest { room: "lobby".into(), history: 10 })
+            .subscribe(SubscribeRequest { room: "lobby".into(), history: 10, ..Default::default() })
             .await
             .expect("subscribe")
             .into_inner();
@@ -82,7 +82,7 @@ over_both_transports! {
             assert_eq!(violations[0].field, field);
         }
         let status = client
-            .subscribe(SubscribeRequest { room: "lobby".into(), history: 101 })
+            .subscribe(SubscribeRequest { room: "lobby".into(), history: 101, ..Default::default() })
             .await
             .expect_err("too much history");
         assert_eq!(status.code(), Code::InvalidArgument);
@@ -107,7 +107,7 @@ over_both_transports! {
         assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
         let mut stream = client
-            .subscribe(SubscribeRequest { room: "r".into(), history: 10 })
+            .subscribe(SubscribeRequest { room: "r".into(), history: 10, ..Default::default() })
             .await
             .expect("reading is open")
             .into_inner();
@@ -147,6 +147,7 @@ async fn join(
                 room: room.into(),
                 author: author.into(),
                 history: 0,
+                after_id: None,
             })),
         })
         .await
@@ -323,6 +324,7 @@ async fn shutdown_ends_subscriptions_with_unavailable() {
         .subscribe(SubscribeRequest {
             room: "r".into(),
             history: 0,
+            after_id: None,
         })
         .await
         .expect("subscribe")

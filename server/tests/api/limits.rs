@@ -183,6 +183,7 @@ async fn a_quiet_chat_member_stays() {
                 room: "quiet".into(),
                 author: "ada".into(),
                 history: 0,
+                after_id: None,
             })),
         })
         .await

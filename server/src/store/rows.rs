@@ -1,0 +1,146 @@
+//! Protobuf ↔ rows: the one place where generated message types meet the tables, so each
+//! conversion is written (and tested) once. The rules, the same for every table:
+//!
+//! - **Timestamps** are `BIGINT` microseconds since the Unix epoch, UTC: one integer type
+//!   both engines compare and index alike. `google.protobuf.Timestamp` keeps nanoseconds;
+//!   stored times are truncated to microseconds, and a proto time before 1970 maps to a
+//!   negative number (floor division, so `nanos` stays within 0..1e9).
+//! - **Unsigned ids** (`uint64` in the protos) are `BIGINT` (signed 64-bit on both engines);
+//!   ids come from the server and stay far below 2^63, and a stored value that could not be
+//!   one maps to 0 rather than wrapping.
+//! - **Optional fields**: a proto message field (`posted_at`) is `NOT NULL` in the row and
+//!   always set when read back; a `proto3 optional` scalar maps to a nullable column and to
+//!   `Option` here, never to a sentinel value.
+//! - **Enums** are stored by their proto number (`INTEGER`), read back with the generated
+//!   `try_from`, an unknown number being an error rather than a silent default (none of the
+//!   chat tables has one yet).
+//! - Rows also travel as JSON in PostgreSQL notifications (`NOTIFY`), so a replica gets the
+//!   message exactly as stored, without reading it back.
+
+use chrono::{DateTime, Utc};
+use proto::chat::v1 as chat;
+use serde::{Deserialize, Serialize};
+
+/// One row of `chat_messages`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct ChatMessageRow {
+    pub room: String,
+    pub id: i64,
+    pub author: String,
+    pub text: String,
+    pub posted_at_us: i64,
+}
+
+impl From<ChatMessageRow> for chat::ChatMessage {
+    fn from(row: ChatMessageRow) -> Self {
+        Self {
+            id: id_from_row(row.id),
+            room: row.room,
+            author: row.author,
+            text: row.text,
+            posted_at: Some(timestamp_from_micros(row.posted_at_us)),
+        }
+    }
+}
+
+/// A `uint64` id as stored.
+pub fn id_to_row(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// A stored id as the proto's `uint64`.
+pub fn id_from_row(id: i64) -> u64 {
+    u64::try_from(id).unwrap_or_default()
+}
+
+/// A time as stored: microseconds since the epoch.
+pub fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// A stored time as `google.protobuf.Timestamp`.
+pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        // 0 ≤ rem < 1e6, so nanos stays within the type's range.
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
+
+/// A `google.protobuf.Timestamp` as stored, truncated to microseconds.
+pub fn micros_from_timestamp(at: &prost_types::Timestamp) -> i64 {
+    at.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(at.nanos.clamp(0, 999_999_999) / 1_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_row_becomes_the_proto_message() {
+        let row = ChatMessageRow {
+            room: "lobby".into(),
+            id: 42,
+            author: "ada".into(),
+            text: "hi".into(),
+            posted_at_us: 1_700_000_000_123_456,
+        };
+        let message = chat::ChatMessage::from(row.clone());
+        assert_eq!(message.id, 42);
+        assert_eq!(
+            (message.room.as_str(), message.author.as_str()),
+            ("lobby", "ada")
+        );
+        assert_eq!(
+            message.posted_at,
+            Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 123_456_000
+            })
+        );
+        // And through a notification's JSON unchanged.
+        let json = serde_json::to_string(&row).expect("serializes");
+        assert_eq!(
+            serde_json::from_str::<ChatMessageRow>(&json).expect("parses"),
+            row
+        );
+    }
+
+    #[test]
+    fn timestamps_round_trip_at_microseconds_before_and_after_the_epoch() {
+        for micros in [
+            0,
+            1,
+            -1,
+            999_999,
+            -1_000_001,
+            1_700_000_000_123_456,
+            -86_400_000_000,
+        ] {
+            let at = timestamp_from_micros(micros);
+            assert!((0..1_000_000_000).contains(&at.nanos), "{micros}: {at:?}");
+            assert_eq!(micros_from_timestamp(&at), micros);
+        }
+        // Nanoseconds below a microsecond are dropped, not rounded up.
+        let at = prost_types::Timestamp {
+            seconds: 10,
+            nanos: 1_999,
+        };
+        assert_eq!(micros_from_timestamp(&at), 10_000_001);
+        let now = Utc::now();
+        assert_eq!(
+            micros_from_timestamp(&timestamp_from_micros(micros(now))),
+            micros(now)
+        );
+    }
+
+    #[test]
+    fn ids_never_wrap() {
+        assert_eq!(id_from_row(7), 7);
+        assert_eq!(id_from_row(-1), 0);
+        assert_eq!(id_to_row(u64::MAX), i64::MAX);
+        assert_eq!(id_to_row(7), 7);
+    }
+}
