@@ -3,6 +3,9 @@
 // its interceptor); messages reaching another open page live; the token kept across reloads.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launchBrowser, nextCall, openPage, startProxy, startServer } from './harness.mjs';
 
 const TOKEN = 'e2e-chat-token-1234';
@@ -124,29 +127,53 @@ test('the page explains why Join needs the CLI', async () => {
   assert.match(text, /cargo run -p cli -- chat join e2e-cli/);
 });
 
-test('a broken room stream says so and reconnects on request', async () => {
-  // Its own server behind a proxy, so the page keeps its origin when the server is replaced.
-  let own = await startServer({ args: ['--auth-token', TOKEN] });
+test('history survives a server restart, and a reconnect resumes with exactly what was missed', async () => {
+  // Its own server behind a proxy, so the page keeps its origin when the server is replaced,
+  // and its own data directory, kept across the restart.
+  const data = await mkdtemp(join(tmpdir(), 'e2e-chat-data-'));
+  let own = await startServer({ args: ['--auth-token', TOKEN], dataDir: data });
   const proxy = await startProxy(own.url);
   const context = await browser.newContext();
   try {
     const page = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`);
     await page.waitForSelector('#room-status:has-text("connected")');
+    await page.fill('#chat-author', 'alice');
+    await saveToken(page, TOKEN);
+    await send(page, 'before the restart');
+    await page.waitForSelector('#chat-messages .message:has-text("before the restart")');
 
     // The server drains: the room's stream ends with UNAVAILABLE, shown with a way back.
     await own.stop();
     await page.waitForSelector('#room-reconnect');
     assert.equal(await page.textContent('.chat .error-code'), 'UNAVAILABLE');
 
-    own = await startServer({ args: ['--auth-token', TOKEN] });
+    own = await startServer({ args: ['--auth-token', TOKEN], dataDir: data });
     proxy.retarget(own.url);
+    // A new visitor sees the history the restarted server kept, and posts while the first
+    // page is still disconnected.
+    const other = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`);
+    await other.waitForSelector('#chat-messages .message:has-text("before the restart")');
+    await other.fill('#chat-author', 'bob');
+    await send(other, 'while you were away');
+    await other.waitForSelector('#chat-messages .message:has-text("while you were away")');
+
+    const resumed = nextCall(page, '/chat.v1.ChatService/Subscribe');
     await page.click('#room-reconnect');
     await page.waitForSelector('#room-status:has-text("connected")');
+    await resumed;
+    await page.waitForSelector('#chat-messages .message:has-text("while you were away")');
     assert.equal(await page.$('.chat .error'), null, 'the error is gone');
+    // Each message once, in order: what was shown stayed, what was missed came.
+    assert.deepEqual(await messageTexts(page),
+      ['alice: before the restart', 'bob: while you were away']);
+    assert.deepEqual(await page.$$eval('#chat-messages .message', (items) =>
+      items.map((li) => li.dataset.id)), ['1', '2']);
     assert.deepEqual(page.pageErrors, []);
+    assert.deepEqual(other.pageErrors, []);
   } finally {
     await context.close();
     await proxy.close();
     await own.stop();
+    await rm(data, { recursive: true, force: true });
   }
 });

@@ -2,11 +2,13 @@
 // web app, and a headless Debian Chromium. Everything started here is stopped by `stop()`,
 // and the server is also killed if the test process exits early.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 
 const SERVER_BIN = resolvePath(process.env.SERVER_BIN ?? 'target/release/server');
 const DIST_DIR = process.env.DIST_DIR ?? 'dist';
@@ -15,15 +17,22 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /**
  * Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. With `tls`, the
  * flags must set up TLS and `url` is https://. `drainDelay` is 0 unless a test is about
- * draining, so stopping a server does not wait for balancers that are not there.
+ * draining, so stopping a server does not wait for balancers that are not there. Its
+ * database (SQLite) is in `dataDir`: a new temporary directory, removed when the server
+ * stops, unless the test names one (to restart a server on the same data, say).
  */
 export async function startServer({
   liveInterval = '300ms', drainDelay = '0s', args = [], tls = false, staticDir = DIST_DIR,
-  cwd = undefined,
+  cwd = undefined, dataDir = undefined,
 } = {}) {
+  const ownDataDir = dataDir === undefined ? mkdtempSync(join(tmpdir(), 'e2e-data-')) : undefined;
+  const removeOwnData = () => {
+    if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
+  };
   const child = spawn(
     SERVER_BIN,
-    ['--listen', '127.0.0.1:0', ...(staticDir ? ['--static-dir', staticDir] : []),
+    ['--listen', '127.0.0.1:0', '--data-dir', dataDir ?? ownDataDir,
+      ...(staticDir ? ['--static-dir', staticDir] : []),
       '--live-interval', liveInterval, '--drain-delay', drainDelay, '--log', 'info,server=debug',
       ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd },
@@ -73,20 +82,22 @@ export async function startServer({
     /** Kills the process at once (no drain), as a crash would. */
     async kill() {
       process.off('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) { removeOwnData(); return; }
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
+      removeOwnData();
     },
     /** Drains it (SIGTERM) and waits for it to exit. */
     async stop() {
       process.off('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) { removeOwnData(); return; }
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
+      removeOwnData();
     },
   };
 }
@@ -164,6 +175,58 @@ export async function startProxy(target) {
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+/**
+ * A throw-away PostgreSQL, as testkit/src/postgres.rs makes one for the Rust tests:
+ * Debian's binaries, `initdb` into a temporary directory, a free loopback port, run as the
+ * `postgres` user when the tests run as root. `stop()` stops it (`immediate`) and removes
+ * the directory; it is also stopped if the test process exits early.
+ */
+export async function startPostgres() {
+  const { execFileSync } = await import('node:child_process');
+  const { readdirSync, existsSync, chownSync } = await import('node:fs');
+  const { userInfo } = await import('node:os');
+  const root = '/usr/lib/postgresql';
+  const version = (existsSync(root) ? readdirSync(root) : [])
+    .filter((name) => existsSync(`${root}/${name}/bin/initdb`))
+    .sort((a, b) => Number(b) - Number(a))[0];
+  if (!version) throw new Error('PostgreSQL is not installed: `cargo xtask test` installs it');
+  const bin = process.env.PG_BIN ?? `${root}/${version}/bin`;
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-postgres-'));
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    chownSync(dir, uid, gid);
+  }
+  const run = (program, args) => (asRoot
+    ? execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/${program}`, ...args], { stdio: 'pipe' })
+    : execFileSync(`${bin}/${program}`, args, { stdio: 'pipe' }));
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+  const port = await new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'postgres.log'), '-w', 'start',
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`]);
+  const stopNow = () => {
+    try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* stopped */ }
+  };
+  process.on('exit', stopNow);
+  run('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'app']);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/app`,
+    async stop() {
+      process.off('exit', stopNow);
+      stopNow();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

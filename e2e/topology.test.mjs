@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchBrowser, openPage, startServer } from './harness.mjs';
+import { launchBrowser, openPage, startPostgres, startServer } from './harness.mjs';
 
 const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 const CLIENT_BIN = resolve(process.env.CLIENT_BIN ?? 'target/release/client');
@@ -21,6 +21,7 @@ let dir;
 let replicas = [];
 let balancer;
 let browser;
+let database;
 
 /** A port that was free a moment ago (nginx cannot listen on port 0 and report it). */
 async function freePort() {
@@ -101,12 +102,14 @@ const served = (replica) => replica.countLogs(/access: call method=\/Greeter\/Sa
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'e2e-topology-'));
-  // nginx on loopback is the trusted proxy; the drain delay is what a balancer needs.
+  // Every replica on one PostgreSQL; nginx on loopback is the trusted proxy; the drain
+  // delay is what a balancer needs.
+  database = await startPostgres();
   for (let n = 0; n < 3; n += 1) {
     replicas.push(await startServer({
       drainDelay: '500ms',
       args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1',
-        '--upload-dir', join(dir, `uploads-${n}`)],
+        '--database-url', database.url, '--upload-dir', join(dir, `uploads-${n}`)],
     }));
   }
   balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
@@ -117,6 +120,7 @@ after(async () => {
   await browser?.close();
   await balancer?.stop();
   for (const replica of replicas) await replica.stop();
+  await database?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -132,6 +136,35 @@ test('the page works through the balancer, streams included', async () => {
   await page.waitForFunction(() => document.querySelector('#stream-status').textContent.includes('Finished'));
   assert.equal(await page.$$eval('#stream-replies li', (items) => items.length), 3);
   assert.deepEqual(page.pageErrors, []);
+});
+
+test('a message posted on one replica appears live in a page on another, and through the balancer', async () => {
+  const context = await browser.newContext();
+  try {
+    // Each page straight on its own replica: the message must cross between them.
+    const onFirst = await openPage(context, `${replicas[0].url}/chat?room=e2e-replicas`);
+    const onSecond = await openPage(context, `${replicas[1].url}/chat?room=e2e-replicas`);
+    const viaBalancer = await openPage(context, `${balancer.web}/chat?room=e2e-replicas`);
+    for (const page of [onFirst, onSecond, viaBalancer]) {
+      await page.waitForSelector('#room-status:has-text("connected")');
+    }
+    await onFirst.fill('#chat-author', 'alice');
+    await onFirst.fill('#chat-text', 'posted on the first replica');
+    await onFirst.click('#chat-send');
+    await onSecond.waitForSelector('#chat-messages .message:has-text("posted on the first replica")');
+    await viaBalancer.fill('#chat-author', 'bob');
+    await viaBalancer.fill('#chat-text', 'posted through the balancer');
+    await viaBalancer.click('#chat-send');
+    for (const page of [onFirst, onSecond, viaBalancer]) {
+      await page.waitForSelector('#chat-messages .message:has-text("posted through the balancer")');
+      assert.deepEqual(await page.$$eval('#chat-messages .message .text', (items) =>
+        items.map((item) => item.textContent)),
+      ['posted on the first replica', 'posted through the balancer']);
+      assert.deepEqual(page.pageErrors, []);
+    }
+  } finally {
+    await context.close();
+  }
 });
 
 test('uploads over 1 MiB and client streams pass through the balancer', async () => {

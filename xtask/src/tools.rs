@@ -194,6 +194,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("nginx", "/usr/sbin/nginx"),
     // The discovery tests register replicas in etcd.
     ("etcd-server", "/usr/bin/etcd"),
+    // The store's tests make throw-away clusters (testkit/src/postgres.rs); Debian 12's is 15.
+    ("postgresql", "/usr/lib/postgresql/15/bin/initdb"),
 ];
 
 fn ensure_debian_packages() -> Result<(), String> {

@@ -4,6 +4,9 @@
 //!
 //! Posting changes state, so a server started with a token refuses it without one: the
 //! access token saved here is added to every call by the page's interceptor.
+//!
+//! Messages are kept by the server, so the room shows its history after a restart, and
+//! "Reconnect" resumes with the id of the last message shown (`after_id`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -90,12 +93,20 @@ fn Room(room: String) -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     let task = Task::new();
 
+    // A reconnect resumes after the last message shown (the server sends exactly what was
+    // missed, from this replica or another); the first connect starts with the history.
     let connect = move || {
-        lines.set(Vec::new());
         connection.set(Connection::Connecting);
+        let after_id = lines.with_untracked(|lines| {
+            lines.iter().rev().find_map(|line| match line {
+                Line::Message(message) => Some(message.id),
+                Line::Skipped(_) => None,
+            })
+        });
         let request = SubscribeRequest {
             room: room.get_value(),
             history: HISTORY,
+            after_id,
         };
         task.start(async move {
             let subscription = async move {
