@@ -262,3 +262,107 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
     assert_eq!(listed[0].sha256, stored.sha256);
     drop(parts);
 }
+
+/// Nothing acknowledged is lost by a kill -9 in the middle of a chat: posts keep coming on
+/// several connections, the process is killed, and the restarted server has every message
+/// it answered OK for, whole and with its id; a post it never answered may or may not be
+/// there, but nothing is there twice. On SQLite (its file under --data-dir) and on
+/// PostgreSQL.
+async fn kill_mid_chat_loses_nothing_acknowledged(database_url: Option<&str>) {
+    use proto::chat::v1::{
+        PostRequest, SubscribeRequest, chat_event, chat_service_client::ChatServiceClient,
+    };
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = vec!["--state-changes-per-minute", "1000000"];
+    if let Some(url) = database_url {
+        args.extend(["--database-url", url]);
+    }
+    let (mut server, address) = start(dir.path(), &args, Stdio::null()).await;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut posters = Vec::new();
+    for poster in 0..4 {
+        let mut chat = ChatServiceClient::connect(format!("http://{address}"))
+            .await
+            .expect("connects");
+        let acknowledged = std::sync::Arc::clone(&acknowledged);
+        posters.push(tokio::spawn(async move {
+            for n in 0.. {
+                let text = format!("poster {poster} message {n}");
+                let request = PostRequest {
+                    room: "crash".into(),
+                    author: format!("poster-{poster}"),
+                    text: text.clone(),
+                };
+                match chat.post(request).await {
+                    Ok(reply) => acknowledged
+                        .lock()
+                        .expect("not poisoned")
+                        .push(reply.into_inner()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::timeout(PATIENCE, async {
+        while acknowledged.lock().expect("not poisoned").len() < 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("posts are acknowledged");
+    server.kill().await.expect("killed");
+    for poster in posters {
+        poster.await.expect("the poster stopped at the first refused post");
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("not poisoned"));
+
+    let (_server, address) = start(dir.path(), &args, Stdio::null()).await;
+    let mut chat = ChatServiceClient::connect(format!("http://{address}"))
+        .await
+        .expect("connects");
+    let mut stream = chat
+        .subscribe(SubscribeRequest {
+            room: "crash".into(),
+            history: 0,
+            after_id: Some(0),
+        })
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let last = acknowledged.iter().map(|m| m.id).max().expect("some");
+    let mut stored = std::collections::BTreeMap::new();
+    while stored.len() < usize::try_from(last).expect("small") {
+        let event = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .expect("in time")
+            .expect("no error")
+            .expect("more");
+        if let Some(chat_event::Event::Message(message)) = event.event {
+            assert!(
+                stored.insert(message.id, message.clone()).is_none(),
+                "#{} twice",
+                message.id
+            );
+        }
+    }
+    for message in &acknowledged {
+        assert_eq!(
+            stored.get(&message.id),
+            Some(message),
+            "acknowledged #{} kept as answered",
+            message.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_kill_mid_chat_loses_nothing_acknowledged_on_sqlite() {
+    kill_mid_chat_loses_nothing_acknowledged(None).await;
+}
+
+#[tokio::test]
+async fn a_kill_mid_chat_loses_nothing_acknowledged_on_postgres() {
+    let cluster = testkit::postgres::Postgres::start();
+    kill_mid_chat_loses_nothing_acknowledged(Some(&cluster.database())).await;
+}
