@@ -167,19 +167,23 @@ impl App {
             )) as Task);
         }
         let store = Store::open(config.store()).await?;
-        // The chat keeps everything in the store: its health is the database's.
-        readiness.push(Box::pin(health.clone().follow(
+        // The chat and the files keep everything in the store: their health is the database's.
+        for service in [
             chat_service_server::SERVICE_NAME,
-            config.readiness_interval,
-            {
+            file_service_server::SERVICE_NAME,
+        ] {
+            let store = store.clone();
+            let probe = move || {
                 let store = store.clone();
-                move || {
-                    let store = store.clone();
-                    async move { store.ping().await.map_err(|error| error.to_string()) }
-                }
-            },
-            shutdown.clone(),
-        )) as Task);
+                async move { store.ping().await.map_err(|error| error.to_string()) }
+            };
+            readiness.push(Box::pin(health.clone().follow(
+                service,
+                config.readiness_interval,
+                probe,
+                shutdown.clone(),
+            )) as Task);
+        }
         let rooms = Rooms::open(store.clone(), shutdown.clone())
             .await
             .map_err(BuildError::Chat)?;
@@ -207,8 +211,9 @@ impl App {
         );
         let files = with_codec!(
             FileServiceServer::new(FileService::new(FileStore::new(
-                config.upload_dir.clone(),
+                store.clone(),
                 config.upload_max_bytes(),
+                config.upload_expiry,
             ))),
             max_message
         );

@@ -101,9 +101,11 @@ pub struct Config {
           value_parser = flags::duration_in(Duration::from_millis(100)..=Duration::from_secs(600)))]
     pub db_statement_timeout: Duration,
 
-    /// Directory that uploaded files are kept in; created on the first upload.
-    #[arg(long, env = "SERVER_UPLOAD_DIR", default_value = "uploads")]
-    pub upload_dir: PathBuf,
+    /// How long a resumable upload that is not going on is kept for its client to resume
+    /// (1m to 30d); the next upload to begin after that removes it.
+    #[arg(long, env = "SERVER_UPLOAD_EXPIRY", default_value = "24h",
+          value_parser = flags::duration_in(Duration::from_secs(60)..=Duration::from_secs(30 * 86_400)))]
+    pub upload_expiry: Duration,
 
     /// Largest file an upload may send, in MiB (1 to 4096).
     #[arg(long, env = "SERVER_UPLOAD_MAX_MIB", default_value_t = 64,

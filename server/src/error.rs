@@ -23,6 +23,23 @@ pub enum ApiError {
     #[error("{kind} '{id}' already exists")]
     AlreadyExists { kind: &'static str, id: String },
 
+    /// The request does not fit the state of what it names (resuming an upload at another
+    /// offset than the server's, say); `description` says what would.
+    #[error("{description}")]
+    FailedPrecondition {
+        kind: &'static str,
+        subject: String,
+        description: String,
+    },
+
+    /// What arrived is not what the client said it sent (a digest that does not match).
+    #[error("{0}")]
+    DataLoss(String),
+
+    /// Another call changed the same thing at the same time; retrying may succeed.
+    #[error("{0}")]
+    Aborted(String),
+
     /// The request goes past one of the server's explicit limits.
     #[error("{subject}: at most {limit} allowed")]
     LimitExceeded { subject: &'static str, limit: u32 },
@@ -91,6 +108,17 @@ impl From<ApiError> for Status {
                 message,
                 ErrorDetails::with_quota_failure_violation(subject, format!("limit is {limit}")),
             ),
+            ApiError::FailedPrecondition {
+                kind,
+                subject,
+                description,
+            } => Status::with_error_details(
+                Code::FailedPrecondition,
+                message,
+                ErrorDetails::with_precondition_failure_violation(kind, subject, description),
+            ),
+            ApiError::DataLoss(_) => Status::data_loss(message),
+            ApiError::Aborted(_) => Status::aborted(message),
             ApiError::DependencyFailed { .. } => {
                 tracing::warn!(%message, "dependency failed");
                 Status::unavailable(message)

@@ -177,77 +177,95 @@ async fn a_half_duplex_call_of_gzipped_zeros_cannot_make_the_server_grow() {
     );
 }
 
-/// Nothing acknowledged is lost, and nothing half-written survives: after a kill -9 in the
-/// middle of an upload, a restarted server has the files it had answered OK for, with
-/// their digests, and no partial file of the upload that was cut.
-#[tokio::test]
-async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
+/// Nothing acknowledged is lost, and nothing half-written is visible: after a kill -9 in
+/// the middle of two uploads, a restarted server has the file it had answered OK for,
+/// lists neither cut upload, and the resumable one goes on from the offset the server
+/// reports to a whole file with the right digest. On SQLite and on PostgreSQL.
+async fn kill_mid_upload_then_resume(database_url: Option<&str>) {
     use proto::files::v1::{
-        FileHeader, ListFilesRequest, UploadRequest, file_service_client::FileServiceClient,
-        upload_request::Part,
+        DownloadRequest, FileHeader, GetUploadRequest, ListFilesRequest, UploadRequest,
+        file_service_client::FileServiceClient, upload_request::Part,
     };
+    use sha2::{Digest, Sha256};
     use tokio_stream::wrappers::ReceiverStream;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let uploads = dir.path().join("uploads");
-    let uploads_arg = uploads.to_str().expect("a UTF-8 path");
-    let partials = || {
-        std::fs::read_dir(&uploads)
-            .map(|entries| {
-                entries
-                    .filter(|entry| {
-                        let name = entry.as_ref().expect("entry").file_name();
-                        name.to_string_lossy().starts_with(".partial-")
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    let header = |name: &str, size: u64| UploadRequest {
+    let mut args = vec![];
+    if let Some(url) = database_url {
+        args.extend(["--database-url", url]);
+    }
+    let header = |name: &str, size: u64, upload_id: &str, offset: u64| UploadRequest {
         part: Some(Part::Header(FileHeader {
             name: name.into(),
             size,
+            upload_id: upload_id.into(),
+            offset,
+            sha256: String::new(),
         })),
     };
     let chunk = |bytes: &[u8]| UploadRequest {
         part: Some(Part::Chunk(bytes.to_vec())),
     };
+    let content: Vec<u8> = (0..3_500_000_u32).map(|n| (n * 31 % 253) as u8).collect();
+    let digest: String = Sha256::digest(&content)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let id = "resume-test-0123456789";
 
-    let (mut server, address) =
-        start(dir.path(), &["--upload-dir", uploads_arg], Stdio::null()).await;
+    let (mut server, address) = start(dir.path(), &args, Stdio::null()).await;
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await
         .expect("connects");
     let stored = files
-        .upload(tokio_stream::iter([header("kept.txt", 5), chunk(b"hello")]))
+        .upload(tokio_stream::iter([
+            header("kept.txt", 5, "", 0),
+            chunk(b"hello"),
+        ]))
         .await
         .expect("acknowledged")
         .into_inner();
 
-    // A second upload, cut off by a kill -9 after its first chunk is on disk.
-    let (parts, receiver) = tokio::sync::mpsc::channel(4);
-    parts.send(header("cut.bin", 1 << 20)).await.expect("open");
-    parts.send(chunk(&[7; 4096])).await.expect("open");
-    let upload = tokio::spawn({
+    // Two uploads cut off by a kill -9 after two of their 1 MiB chunks are committed: one
+    // resumable, one not.
+    let mut cut = Vec::new();
+    for (name, upload_id) in [("big.bin", id), ("plain.bin", "")] {
+        let (parts, receiver) = tokio::sync::mpsc::channel(8);
+        parts
+            .send(header(name, content.len() as u64, upload_id, 0))
+            .await
+            .expect("open");
+        for piece in content[..2_500_000].chunks(500_000) {
+            parts.send(chunk(piece)).await.expect("open");
+        }
         let mut files = files.clone();
-        async move { files.upload(ReceiverStream::new(receiver)).await }
-    });
+        cut.push((
+            parts,
+            tokio::spawn(async move { files.upload(ReceiverStream::new(receiver)).await }),
+        ));
+    }
     tokio::time::timeout(PATIENCE, async {
-        while partials() == 0 {
+        loop {
+            let status = files
+                .get_upload(GetUploadRequest {
+                    upload_id: id.into(),
+                })
+                .await;
+            if status.is_ok_and(|status| status.into_inner().received >= 2 << 20) {
+                break;
+            }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
     .await
     .expect("the upload is under way");
     server.kill().await.expect("killed");
-    assert_eq!(partials(), 1, "the killed process left its partial file");
-    assert!(
-        upload.await.expect("joined").is_err(),
-        "the cut upload was never acknowledged"
-    );
+    for (parts, upload) in cut {
+        assert!(upload.await.expect("joined").is_err(), "never acknowledged");
+        drop(parts);
+    }
 
-    let (_server, address) = start(dir.path(), &["--upload-dir", uploads_arg], Stdio::null()).await;
-    assert_eq!(partials(), 0, "removed at start");
+    let (_server, address) = start(dir.path(), &args, Stdio::null()).await;
     let mut files = FileServiceClient::connect(format!("http://{address}"))
         .await
         .expect("connects");
@@ -257,10 +275,77 @@ async fn a_kill_mid_upload_leaves_no_partial_after_a_restart() {
         .expect("list")
         .into_inner()
         .files;
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0].name, "kept.txt");
-    assert_eq!(listed[0].sha256, stored.sha256);
-    drop(parts);
+    assert_eq!(listed.len(), 1, "only the acknowledged file: {listed:?}");
+    assert_eq!(
+        (listed[0].name.as_str(), &listed[0].sha256),
+        ("kept.txt", &stored.sha256)
+    );
+
+    // Where to resume: what the killed server had committed, whole chunks only.
+    let status = files
+        .get_upload(GetUploadRequest {
+            upload_id: id.into(),
+        })
+        .await
+        .expect("the upload waits to be resumed")
+        .into_inner();
+    assert_eq!(
+        (status.name.as_str(), status.size),
+        ("big.bin", content.len() as u64)
+    );
+    assert_eq!(status.received % (1 << 20), 0, "{status:?}");
+    assert!(status.received >= 2 << 20, "{status:?}");
+    // Resuming anywhere else is refused with the offset to use.
+    let wrong = files
+        .upload(tokio_stream::iter([header(
+            "big.bin",
+            content.len() as u64,
+            id,
+            7,
+        )]))
+        .await
+        .expect_err("wrong offset");
+    assert_eq!(wrong.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        wrong
+            .message()
+            .contains(&format!("resume at offset {}", status.received)),
+        "{}",
+        wrong.message()
+    );
+    let from = usize::try_from(status.received).expect("small");
+    let rest = std::iter::once(header("big.bin", content.len() as u64, id, status.received))
+        .chain(content[from..].chunks(300_000).map(chunk));
+    let finished = files
+        .upload(tokio_stream::iter(rest.collect::<Vec<_>>()))
+        .await
+        .expect("the resumed upload completes")
+        .into_inner();
+    assert_eq!(finished.sha256, digest);
+    assert_eq!(finished.size, content.len() as u64);
+    let mut downloaded = Vec::new();
+    let mut stream = files
+        .download(DownloadRequest {
+            name: "big.bin".into(),
+        })
+        .await
+        .expect("download")
+        .into_inner();
+    while let Some(part) = stream.message().await.expect("no error") {
+        downloaded.extend_from_slice(&part.chunk);
+    }
+    assert!(downloaded == content, "byte-exact");
+}
+
+#[tokio::test]
+async fn a_kill_mid_upload_loses_nothing_acknowledged_and_the_upload_resumes_on_sqlite() {
+    kill_mid_upload_then_resume(None).await;
+}
+
+#[tokio::test]
+async fn a_kill_mid_upload_loses_nothing_acknowledged_and_the_upload_resumes_on_postgres() {
+    let cluster = testkit::postgres::Postgres::start();
+    kill_mid_upload_then_resume(Some(&cluster.database())).await;
 }
 
 /// Nothing acknowledged is lost by a kill -9 in the middle of a chat: posts keep coming on
@@ -313,7 +398,9 @@ async fn kill_mid_chat_loses_nothing_acknowledged(database_url: Option<&str>) {
     .expect("posts are acknowledged");
     server.kill().await.expect("killed");
     for poster in posters {
-        poster.await.expect("the poster stopped at the first refused post");
+        poster
+            .await
+            .expect("the poster stopped at the first refused post");
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("not poisoned"));
 

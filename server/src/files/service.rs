@@ -1,22 +1,18 @@
-//! `files.v1.FileService`: upload (client streaming), list, download (server streaming).
+//! `files.v1.FileService`: upload (client streaming, resumable), list, download (server
+//! streaming).
 
 use futures_util::StreamExt;
 use proto::files::v1::{
-    DownloadRequest, DownloadResponse, FileInfo, ListFilesRequest, ListFilesResponse,
-    UploadRequest, file_service_server, upload_request,
+    DownloadRequest, DownloadResponse, FileInfo, GetUploadRequest, ListFilesRequest,
+    ListFilesResponse, UploadRequest, UploadStatus, file_service_server, upload_request,
 };
-use tokio_util::io::ReaderStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    convert::timestamp,
     error::ApiError,
-    files::store::{FileStore, StoredFile},
+    files::store::{FileStore, Header},
     ops::shutdown::ResponseStream,
 };
-
-/// Bytes per Download message.
-const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct FileService {
@@ -48,10 +44,28 @@ impl file_service_server::FileService for FileService {
                 .into());
             }
         };
-        let mut upload = self.store.begin(&header.name, header.size).await?;
+        let mut upload = self
+            .store
+            .begin(Header {
+                name: header.name,
+                size: header.size,
+                upload_id: Some(header.upload_id).filter(|id| !id.is_empty()),
+                offset: header.offset,
+                sha256: Some(header.sha256).filter(|digest| !digest.is_empty()),
+            })
+            .await?;
         let mut number = 1;
-        // An error (or the client leaving) drops `upload`, which removes what was written.
-        while let Some(part) = parts.message().await? {
+        // A refused part drops `upload`: a non-resumable one is removed, a resumable one
+        // keeps what it committed. A broken request stream keeps what arrived whole.
+        loop {
+            let part = match parts.message().await {
+                Ok(Some(part)) => part,
+                Ok(None) => break,
+                Err(status) => {
+                    upload.interrupted().await;
+                    return Err(status);
+                }
+            };
             number += 1;
             match part.part {
                 Some(upload_request::Part::Chunk(chunk)) => {
@@ -73,14 +87,22 @@ impl file_service_server::FileService for FileService {
                 }
             }
         }
-        Ok(Response::new(to_proto(upload.finish().await?)))
+        Ok(Response::new(upload.finish().await?))
+    }
+
+    async fn get_upload(
+        &self,
+        request: Request<GetUploadRequest>,
+    ) -> Result<Response<UploadStatus>, Status> {
+        let status = self.store.status(&request.into_inner().upload_id).await?;
+        Ok(Response::new(status))
     }
 
     async fn list_files(
         &self,
         _request: Request<ListFilesRequest>,
     ) -> Result<Response<ListFilesResponse>, Status> {
-        let files = self.store.list().await?.into_iter().map(to_proto).collect();
+        let files = self.store.list().await?;
         Ok(Response::new(ListFilesResponse { files }))
     }
 
@@ -91,25 +113,11 @@ impl file_service_server::FileService for FileService {
         request: Request<DownloadRequest>,
     ) -> Result<Response<Self::DownloadStream>, Status> {
         let name = request.into_inner().name;
-        let file = self.store.open(&name).await?;
-        let chunks = ReaderStream::with_capacity(file, DOWNLOAD_CHUNK_BYTES).map(move |read| {
-            read.map(|chunk| DownloadResponse {
-                chunk: chunk.to_vec(),
-            })
-            .map_err(|error| {
-                ApiError::internal(format!("cannot read stored file {name}: {error}")).into()
-            })
+        let chunks = self.store.download(&name).await?.map(|read| {
+            read.map(|chunk| DownloadResponse { chunk })
+                .map_err(Status::from)
         });
         // Not ended by a shutdown: a download in progress may finish within the grace.
         Ok(Response::new(Box::pin(chunks)))
-    }
-}
-
-fn to_proto(file: StoredFile) -> FileInfo {
-    FileInfo {
-        name: file.name,
-        size: file.size,
-        sha256: file.sha256,
-        uploaded_at: Some(timestamp(file.uploaded_at)),
     }
 }

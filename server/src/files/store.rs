@@ -1,208 +1,348 @@
-//! Uploaded files, kept in one directory.
+//! Uploaded files, in the store: every replica on one database lists and serves every file.
 //!
-//! An upload is written to a hidden partial file and becomes visible under its name only
-//! when every declared byte has arrived, by a hard link that fails if the name is taken (so
-//! two uploads of one name cannot overwrite each other). An upload that ends early (the
-//! client leaves, or sends a bad part) removes its partial file: nothing half-written is
-//! ever listed or downloaded. Each file's SHA-256 is kept beside it in a hidden file.
+//! **Whole or not at all.** An upload's bytes go to `file_chunks` under a content id of its
+//! own, in chunks of at most [`MAX_CHUNK_BYTES`], each committed with the upload's
+//! `received` count; the file appears under its name only in the transaction that finishes
+//! the upload, after its SHA-256 has been computed from what the store holds. The name is
+//! the `files` table's key, so of two uploads of one name the second to finish gets
+//! ALREADY_EXISTS and its chunks are removed: neither clobbers the other.
 //!
-//! The directory is created on the first upload. Failing file-system operations are the
-//! server's problem, not the client's: they become INTERNAL, with the cause in the log.
+//! **Resumable.** With a client-chosen `upload_id`, what was committed stays when the call
+//! breaks; `GetUpload` says how much, and an Upload with the same id and that `offset` goes
+//! on. Each commit moves `received` only from the value this call expects, so two calls on
+//! one upload cannot interleave their bytes: the later one is ABORTED. Without an id, an
+//! upload that ends early is removed at once.
 //!
-//! Durable once acknowledged: the file's data, its digest record and the directory entries
-//! are synced to disk before the upload is answered OK. Partial files left by a process
-//! that was killed are removed when the store opens. Uploads in progress count against
-//! the file limit, checked and reserved in one step, so concurrent uploads cannot pass it.
+//! **Bounds.** At most [`MAX_FILES`] files and uploads in progress together (checked and
+//! reserved in one write transaction); each at most `--upload-max-mib`; an upload untouched
+//! for `--upload-expiry` (resumable) or [`ABANDONED_AFTER`] (not resumable: its call is
+//! long gone) is deleted when the next upload begins. Memory: one chunk per upload and per
+//! download in progress.
 
-use std::{
-    io,
-    path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::{Stream, stream};
+use proto::files::v1::{FileInfo, UploadStatus};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    error::ApiError,
+    store::{
+        Engine, Store, database_error,
+        rows::{FileRow, UploadRow, id_to_row, micros},
     },
-    time::SystemTime,
 };
 
-use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
-use tokio::{fs, io::AsyncWriteExt};
-
-use crate::error::ApiError;
-
 pub const MAX_NAME_CHARS: usize = 100;
-/// Bytes of a name in UTF-8, as the file system counts them (a 100-character CJK name is
-/// 300): with the digest record's prefix and the pending record's suffix it stays under the
-/// 255 bytes most file systems allow.
+/// Bytes of a name in UTF-8.
 pub const MAX_NAME_BYTES: usize = 200;
-/// Bytes of one upload chunk; the message as a whole stays under tonic's 4 MiB default.
+/// Bytes of one upload message, and of one stored chunk.
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
-/// Files the directory may hold.
+/// Files stored and uploads in progress, together.
 pub const MAX_FILES: usize = 1000;
+/// A non-resumable upload untouched this long was cut off (its call would have ended on the
+/// request idle timeout long before).
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Bytes per Download message.
+pub const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
 
-const PARTIAL_PREFIX: &str = ".partial-";
-const SHA256_PREFIX: &str = ".sha256-";
-
-/// A stored file, as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredFile {
+/// What the first message of an Upload asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
     pub name: String,
     pub size: u64,
-    /// Lowercase hex; empty if its record is missing.
-    pub sha256: String,
-    pub uploaded_at: DateTime<Utc>,
+    /// Resumable when set.
+    pub upload_id: Option<String>,
+    pub offset: u64,
+    /// Lowercase hex the content must match, when the client gives it.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    dir: PathBuf,
+    store: Store,
     max_size: u64,
-    max_files: usize,
-    /// Uploads begun and not yet finished or abandoned.
-    uploading: Arc<AtomicUsize>,
-    /// Held while an upload checks the file limit and takes its place, so two cannot both
-    /// take the last one.
-    admission: Arc<tokio::sync::Mutex<()>>,
+    expiry: Duration,
 }
 
 impl FileStore {
-    /// The store in `dir`, rid of partial files an earlier process left (killed mid-upload).
-    pub fn new(dir: PathBuf, max_size: u64) -> Self {
-        let removed = remove_partials(&dir);
-        if removed > 0 {
-            tracing::info!(dir = %dir.display(), removed, "removed unfinished uploads of an earlier run");
-        }
+    pub fn new(store: Store, max_size: u64, expiry: Duration) -> Self {
         Self {
-            dir,
+            store,
             max_size,
-            max_files: MAX_FILES,
-            uploading: Arc::default(),
-            admission: Arc::default(),
+            expiry,
         }
     }
 
-    /// Starts an upload of `size` bytes named `name`.
-    pub async fn begin(&self, name: &str, size: u64) -> Result<Upload, ApiError> {
-        validate_name(name)?;
-        if size > self.max_size {
+    /// Begins an upload, or resumes one at `header.offset`.
+    pub async fn begin(&self, header: Header) -> Result<Upload, ApiError> {
+        validate_name(&header.name)?;
+        if let Some(id) = &header.upload_id {
+            validate_upload_id(id)?;
+        }
+        if let Some(digest) = &header.sha256 {
+            validate_digest(digest)?;
+        }
+        if header.size > self.max_size {
             return Err(ApiError::LimitExceeded {
                 subject: "size (bytes)",
                 limit: u32::try_from(self.max_size).unwrap_or(u32::MAX),
             });
         }
-        fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|error| internal("create the upload directory", &self.dir, error))?;
-        let target = self.dir.join(name);
-        if fs::try_exists(&target)
-            .await
-            .map_err(|error| internal("look for", &target, error))?
-        {
-            return Err(already_exists(name));
+        let _writer = self.store.write_lock().await;
+        let mut tx = self.store.pool().begin().await.map_err(database_error)?;
+        if self.store.engine() == Engine::Postgres {
+            // Replicas admitting uploads count one after the other (held to commit).
+            sqlx::query("SELECT pg_advisory_xact_lock(7402)")
+                .execute(&mut *tx)
+                .await
+                .map_err(database_error)?;
         }
-        let admitted = self.admission.lock().await;
-        if self.list().await?.len() + self.uploading.load(Ordering::SeqCst) >= self.max_files {
-            return Err(ApiError::LimitExceeded {
-                subject: "files",
-                limit: self.max_files as u32,
+        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM files WHERE name = $1")
+            .bind(&header.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(database_error)?;
+        if taken.is_some() {
+            return Err(already_exists(&header.name));
+        }
+        let existing = match &header.upload_id {
+            Some(id) => sqlx::query_as::<_, UploadRow>(
+                "SELECT id, name, size, received, content_id, resumable FROM uploads \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(database_error)?,
+            None => None,
+        };
+        let row = match existing {
+            Some(row) => {
+                if row.name != header.name || row.size != id_to_row(header.size) {
+                    return Err(ApiError::FailedPrecondition {
+                        kind: "upload",
+                        subject: row.id.clone(),
+                        description: format!(
+                            "upload {} is of '{}' ({} bytes), not of '{}' ({} bytes)",
+                            row.id, row.name, row.size, header.name, header.size
+                        ),
+                    });
+                }
+                sqlx::query("UPDATE uploads SET touched_at_us = $1 WHERE id = $2")
+                    .bind(micros(Utc::now()))
+                    .bind(&row.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(database_error)?;
+                row
+            }
+            None => {
+                self.expire(&mut tx).await?;
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM files) + (SELECT COUNT(*) FROM uploads)",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(database_error)?;
+                if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_FILES {
+                    return Err(ApiError::LimitExceeded {
+                        subject: "files",
+                        limit: MAX_FILES as u32,
+                    });
+                }
+                let row = UploadRow {
+                    id: header
+                        .upload_id
+                        .clone()
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    name: header.name.clone(),
+                    size: id_to_row(header.size),
+                    received: 0,
+                    content_id: uuid::Uuid::new_v4().to_string(),
+                    resumable: i64::from(header.upload_id.is_some()),
+                };
+                sqlx::query(
+                    "INSERT INTO uploads \
+                     (id, name, size, received, content_id, resumable, touched_at_us) \
+                     VALUES ($1, $2, $3, 0, $4, $5, $6)",
+                )
+                .bind(&row.id)
+                .bind(&row.name)
+                .bind(row.size)
+                .bind(&row.content_id)
+                .bind(row.resumable)
+                .bind(micros(Utc::now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(database_error)?;
+                row
+            }
+        };
+        if id_to_row(header.offset) != row.received {
+            return Err(ApiError::FailedPrecondition {
+                kind: "offset",
+                subject: row.id.clone(),
+                description: format!(
+                    "upload {} has {} bytes: resume at offset {}, not {}",
+                    row.id, row.received, row.received, header.offset
+                ),
             });
         }
-        let place = Place::take(&self.uploading);
-        drop(admitted);
-        let partial = self
-            .dir
-            .join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::new_v4()));
-        let file = fs::File::create_new(&partial)
-            .await
-            .map_err(|error| internal("create", &partial, error))?;
+        tx.commit().await.map_err(database_error)?;
         Ok(Upload {
-            _place: place,
-            dir: self.dir.clone(),
-            file,
-            partial: Some(partial),
-            target,
-            name: name.to_owned(),
-            declared: size,
-            received: 0,
-            hasher: Sha256::new(),
+            files: self.clone(),
+            committed: header.offset,
+            declared: header.size,
+            row,
+            buffer: Vec::new(),
+            expected_sha256: header.sha256,
+            done: false,
+        })
+    }
+
+    /// Deletes the uploads nobody will finish (inside an admission transaction).
+    async fn expire(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<(), ApiError> {
+        let now = Utc::now();
+        let stale = |after: Duration| {
+            micros(now) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2)
+        };
+        let expired: Vec<String> = sqlx::query_scalar(
+            "SELECT content_id FROM uploads \
+             WHERE (resumable = 1 AND touched_at_us < $1) OR (resumable = 0 AND touched_at_us < $2)",
+        )
+        .bind(stale(self.expiry))
+        .bind(stale(ABANDONED_AFTER))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(database_error)?;
+        for content in &expired {
+            for statement in [
+                "DELETE FROM file_chunks WHERE content_id = $1",
+                "DELETE FROM uploads WHERE content_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(content)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(database_error)?;
+            }
+        }
+        if !expired.is_empty() {
+            tracing::info!(count = expired.len(), "files: removed expired uploads");
+        }
+        Ok(())
+    }
+
+    /// Where a resumable upload stands.
+    pub async fn status(&self, upload_id: &str) -> Result<UploadStatus, ApiError> {
+        validate_upload_id(upload_id)?;
+        sqlx::query_as::<_, UploadRow>(
+            "SELECT id, name, size, received, content_id, resumable FROM uploads \
+             WHERE id = $1 AND resumable = 1",
+        )
+        .bind(upload_id)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(database_error)?
+        .map(UploadStatus::from)
+        .ok_or_else(|| ApiError::NotFound {
+            kind: "upload",
+            id: upload_id.to_owned(),
         })
     }
 
     /// Every stored file, by name.
-    pub async fn list(&self) -> Result<Vec<StoredFile>, ApiError> {
-        let mut entries = match fs::read_dir(&self.dir).await {
-            Ok(entries) => entries,
-            // Nothing uploaded yet.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(internal("read", &self.dir, error)),
-        };
-        let mut files = Vec::new();
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|error| internal("read", &self.dir, error))?
-        {
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            let metadata = entry
-                .metadata()
-                .await
-                .map_err(|error| internal("read", &entry.path(), error))?;
-            if !metadata.is_file() {
-                continue;
-            }
-            files.push(StoredFile {
-                sha256: fs::read_to_string(self.dir.join(format!("{SHA256_PREFIX}{name}")))
-                    .await
-                    .unwrap_or_default(),
-                size: metadata.len(),
-                uploaded_at: metadata
-                    .modified()
-                    .map_or(DateTime::UNIX_EPOCH, DateTime::from),
-                name,
-            });
-        }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+    pub async fn list(&self) -> Result<Vec<FileInfo>, ApiError> {
+        let rows: Vec<FileRow> = sqlx::query_as(
+            "SELECT name, size, sha256, uploaded_at_us FROM files ORDER BY name LIMIT $1",
+        )
+        .bind(i64::try_from(MAX_FILES).unwrap_or(i64::MAX))
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(database_error)?;
+        Ok(rows.into_iter().map(FileInfo::from).collect())
     }
 
-    /// Opens a stored file to read. A symbolic link in the directory is not followed: it is
-    /// not listed, and not found here either.
-    pub async fn open(&self, name: &str) -> Result<fs::File, ApiError> {
+    /// A stored file's content in messages of at most [`DOWNLOAD_CHUNK_BYTES`], read from
+    /// the store one chunk at a time as the client takes them.
+    pub async fn download(
+        &self,
+        name: &str,
+    ) -> Result<impl Stream<Item = Result<Vec<u8>, ApiError>> + Send + use<>, ApiError> {
         validate_name(name)?;
-        let path = self.dir.join(name);
-        let mut options = fs::OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        options.custom_flags(libc::O_NOFOLLOW);
-        let file = options.open(&path).await;
-        let is_symlink = |error: &io::Error| error.raw_os_error() == Some(libc::ELOOP);
-        file.map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => not_found(name),
-            _ if is_symlink(&error) => not_found(name),
-            _ => internal("open", &path, error),
-        })
+        let content: String = sqlx::query_scalar("SELECT content_id FROM files WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(database_error)?
+            .ok_or_else(|| not_found(name))?;
+        let chunks = Chunks::new(self.store.clone(), content);
+        Ok(stream::try_unfold(
+            (chunks, Vec::<u8>::new(), 0_usize),
+            |(mut chunks, mut chunk, mut at)| async move {
+                if at == chunk.len() {
+                    match chunks.next().await? {
+                        Some(next) => (chunk, at) = (next, 0),
+                        None => return Ok(None),
+                    }
+                }
+                let end = (at + DOWNLOAD_CHUNK_BYTES).min(chunk.len());
+                let part = chunk[at..end].to_vec();
+                at = end;
+                Ok(Some((part, (chunks, chunk, at))))
+            },
+        ))
     }
 }
 
-/// An upload under way. Dropped before [`Upload::finish`], it removes its partial file.
+/// The chunks of one content, in order, read one at a time.
+struct Chunks {
+    store: Store,
+    content: String,
+    next: i64,
+}
+
+impl Chunks {
+    fn new(store: Store, content: String) -> Self {
+        Self {
+            store,
+            content,
+            next: 0,
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM file_chunks WHERE content_id = $1 AND position = $2",
+        )
+        .bind(&self.content)
+        .bind(self.next)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(database_error)?;
+        if let Some(data) = &data {
+            self.next += data.len() as i64;
+        }
+        Ok(data)
+    }
+}
+
+/// An upload under way. Dropped unfinished, a non-resumable one is removed (in the
+/// background); a resumable one keeps what it committed.
 #[derive(Debug)]
 pub struct Upload {
-    /// Its place under the file limit, until it is stored or abandoned.
-    _place: Place,
-    dir: PathBuf,
-    file: fs::File,
-    /// `None` once finished: nothing left to clean up.
-    partial: Option<PathBuf>,
-    target: PathBuf,
-    name: String,
+    files: FileStore,
+    row: UploadRow,
     declared: u64,
-    received: u64,
-    hasher: Sha256,
+    /// Bytes in the store.
+    committed: u64,
+    /// Received, not yet committed (less than one chunk).
+    buffer: Vec<u8>,
+    expected_sha256: Option<String>,
+    /// Finished or removed: nothing to clean up.
+    done: bool,
 }
 
 impl Upload {
@@ -216,7 +356,7 @@ impl Upload {
                 ),
             ));
         }
-        let received = self.received + chunk.len() as u64;
+        let received = self.committed + (self.buffer.len() + chunk.len()) as u64;
         if received > self.declared {
             return Err(ApiError::invalid(
                 "chunk",
@@ -226,81 +366,183 @@ impl Upload {
                 ),
             ));
         }
-        self.file
-            .write_all(chunk)
-            .await
-            .map_err(|error| internal("write", self.partial_path(), error))?;
-        self.hasher.update(chunk);
-        self.received = received;
+        let room = MAX_CHUNK_BYTES - self.buffer.len();
+        let (now, later) = chunk.split_at(room.min(chunk.len()));
+        self.buffer.extend_from_slice(now);
+        if self.buffer.len() == MAX_CHUNK_BYTES {
+            self.commit().await?;
+            self.buffer.extend_from_slice(later);
+        }
         Ok(())
     }
 
-    /// Checks that everything arrived, then makes the file visible under its name.
-    pub async fn finish(mut self) -> Result<StoredFile, ApiError> {
-        if self.received != self.declared {
+    /// Stores the buffered bytes as the next chunk, moving `received` on in the same
+    /// transaction, only from where this call expects it.
+    async fn commit(&mut self) -> Result<(), ApiError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let store = &self.files.store;
+        let _writer = store.write_lock().await;
+        let mut tx = store.pool().begin().await.map_err(database_error)?;
+        let length = self.buffer.len() as i64;
+        let moved = sqlx::query(
+            "UPDATE uploads SET received = received + $1, touched_at_us = $2 \
+             WHERE id = $3 AND content_id = $4 AND received = $5",
+        )
+        .bind(length)
+        .bind(micros(Utc::now()))
+        .bind(&self.row.id)
+        .bind(&self.row.content_id)
+        .bind(id_to_row(self.committed))
+        .execute(&mut *tx)
+        .await
+        .map_err(database_error)?;
+        if moved.rows_affected() != 1 {
+            // Expired and removed, or another call on the same upload got there first.
+            self.done = true;
+            return Err(ApiError::Aborted(format!(
+                "upload {} was changed by another call (or expired): ask GetUpload where it stands",
+                self.row.id
+            )));
+        }
+        sqlx::query("INSERT INTO file_chunks (content_id, position, data) VALUES ($1, $2, $3)")
+            .bind(&self.row.content_id)
+            .bind(id_to_row(self.committed))
+            .bind(std::mem::take(&mut self.buffer))
+            .execute(&mut *tx)
+            .await
+            .map_err(database_error)?;
+        tx.commit().await.map_err(database_error)?;
+        self.committed += length as u64;
+        Ok(())
+    }
+
+    /// The call's request stream broke: a resumable upload keeps what arrived whole.
+    pub async fn interrupted(mut self) {
+        if self.row.resumable == 1 {
+            if let Err(error) = self.commit().await {
+                tracing::debug!(%error, upload = %self.row.id, "could not keep the last bytes");
+            }
+            self.done = true;
+        }
+    }
+
+    /// Checks that everything arrived and its digest, then makes the file visible under
+    /// its name.
+    pub async fn finish(mut self) -> Result<FileInfo, ApiError> {
+        let received = self.committed + self.buffer.len() as u64;
+        if received != self.declared {
             return Err(ApiError::invalid(
                 "size",
                 format!(
-                    "declared {} bytes, but the upload ended after {}",
-                    self.declared, self.received
+                    "declared {} bytes, but the upload ended after {received}",
+                    self.declared
                 ),
             ));
         }
-        let partial = self.partial_path().to_owned();
-        self.file
-            .sync_all()
-            .await
-            .map_err(|error| internal("write", &partial, error))?;
-        let sha256 = hex(&std::mem::take(&mut self.hasher).finalize());
-        // The digest goes to a record of this upload's own first, and takes the name's
-        // record only once this upload has taken the name: a losing upload of the same name
-        // never touches the winner's record.
-        let record = self
-            .target
-            .with_file_name(format!("{SHA256_PREFIX}{}", self.name));
-        let pending = partial.with_extension("sha256");
-        write_synced(&pending, sha256.as_bytes())
-            .await
-            .map_err(|error| internal("write", &pending, error))?;
-        // The moment the file appears; fails if another upload of the name got there first.
-        let linked = fs::hard_link(&partial, &self.target).await;
-        if let Err(error) = linked {
-            let _ = fs::remove_file(&pending).await;
-            return Err(match error.kind() {
-                io::ErrorKind::AlreadyExists => already_exists(&self.name),
-                _ => internal("store", &self.target, error),
-            });
+        self.commit().await?;
+        // The digest of what the store holds, not of what passed through this call: a
+        // resumed upload's earlier bytes were received by another.
+        let mut hasher = Sha256::new();
+        let mut chunks = Chunks::new(self.files.store.clone(), self.row.content_id.clone());
+        while let Some(chunk) = chunks.next().await? {
+            hasher.update(&chunk);
         }
-        // Done: from here on the partial file is only a second name for the stored one.
-        self.partial = None;
-        let _ = fs::remove_file(&partial).await;
-        fs::rename(&pending, &record)
+        let sha256 = hex(&hasher.finalize());
+        if let Some(expected) = self.expected_sha256.clone()
+            && expected != sha256
+        {
+            self.remove().await;
+            return Err(ApiError::DataLoss(format!(
+                "the content's SHA-256 is {sha256}, not the {expected} the header gave: \
+                 nothing was stored"
+            )));
+        }
+        let store = &self.files.store;
+        let now = micros(Utc::now());
+        let outcome = async {
+            let _writer = store.write_lock().await;
+            let mut tx = store.pool().begin().await.map_err(database_error)?;
+            let inserted = sqlx::query(
+                "INSERT INTO files (name, size, sha256, uploaded_at_us, content_id) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&self.row.name)
+            .bind(self.row.size)
+            .bind(&sha256)
+            .bind(now)
+            .bind(&self.row.content_id)
+            .execute(&mut *tx)
             .await
-            .map_err(|error| internal("write", &record, error))?;
-        // The new names (the file, its record) and the partial's removal, on disk.
-        sync_dir(&self.dir)
-            .await
-            .map_err(|error| internal("sync", &self.dir, error))?;
-        Ok(StoredFile {
-            name: self.name.clone(),
-            size: self.received,
+            .map_err(database_error)?;
+            if inserted.rows_affected() != 1 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM uploads WHERE id = $1 AND content_id = $2")
+                .bind(&self.row.id)
+                .bind(&self.row.content_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(database_error)?;
+            tx.commit().await.map_err(database_error)?;
+            Ok::<_, ApiError>(true)
+        }
+        .await?;
+        if !outcome {
+            // Another upload of the name finished first.
+            self.remove().await;
+            return Err(already_exists(&self.row.name));
+        }
+        self.done = true;
+        Ok(FileInfo::from(FileRow {
+            name: self.row.name.clone(),
+            size: self.row.size,
             sha256,
-            uploaded_at: SystemTime::now().into(),
-        })
+            uploaded_at_us: now,
+        }))
     }
 
-    fn partial_path(&self) -> &Path {
-        self.partial.as_deref().unwrap_or(&self.target)
+    /// Removes the upload and its chunks.
+    async fn remove(&mut self) {
+        self.done = true;
+        if let Err(error) = remove_upload(&self.files.store, &self.row).await {
+            tracing::warn!(%error, upload = %self.row.id, "could not remove an upload; it will expire");
+        }
     }
 }
 
 impl Drop for Upload {
     fn drop(&mut self) {
-        if let Some(partial) = self.partial.take() {
-            // Quick and local; a leftover would be hidden from listings anyway.
-            let _ = std::fs::remove_file(partial);
+        if !self.done && self.row.resumable == 0 {
+            let (store, row) = (self.files.store.clone(), self.row.clone());
+            // Dropped where no await is possible (the call was cancelled): in the
+            // background; if even that fails, it expires.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = remove_upload(&store, &row).await {
+                        tracing::warn!(%error, upload = %row.id, "could not remove an upload; it will expire");
+                    }
+                });
+            }
         }
     }
+}
+
+async fn remove_upload(store: &Store, row: &UploadRow) -> Result<(), ApiError> {
+    let _writer = store.write_lock().await;
+    let mut tx = store.pool().begin().await.map_err(database_error)?;
+    for statement in [
+        "DELETE FROM file_chunks WHERE content_id = $1",
+        "DELETE FROM uploads WHERE content_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(&row.content_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(database_error)?;
+    }
+    tx.commit().await.map_err(database_error)
 }
 
 fn validate_name(name: &str) -> Result<(), ApiError> {
@@ -324,50 +566,34 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
     Err(ApiError::invalid("name", problem))
 }
 
-/// One upload's place under the file limit; given back when dropped.
-#[derive(Debug)]
-struct Place(Arc<AtomicUsize>);
-
-impl Place {
-    fn take(uploading: &Arc<AtomicUsize>) -> Self {
-        uploading.fetch_add(1, Ordering::SeqCst);
-        Self(Arc::clone(uploading))
+fn validate_upload_id(id: &str) -> Result<(), ApiError> {
+    let valid = (16..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "upload_id",
+            "must be 16 to 64 characters of A-Z, a-z, 0-9, `-` and `_`",
+        ))
     }
 }
 
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+fn validate_digest(digest: &str) -> Result<(), ApiError> {
+    if digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "sha256",
+            "must be 64 lowercase hex digits, or empty",
+        ))
     }
-}
-
-/// Removes the partial files (and pending records) in `dir`; how many there were.
-fn remove_partials(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(PARTIAL_PREFIX)
-        })
-        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
-        .count()
-}
-
-/// Writes `contents` to a new file at `path`, on disk before it returns.
-async fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut file = fs::File::create(path).await?;
-    file.write_all(contents).await?;
-    file.sync_all().await
-}
-
-/// Syncs a directory, so the names made or removed in it are on disk.
-async fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir).await?.sync_all().await
 }
 
 fn not_found(name: &str) -> ApiError {
@@ -384,280 +610,6 @@ fn already_exists(name: &str) -> ApiError {
     }
 }
 
-/// A file-system failure: the server's fault, with what it was doing and where.
-fn internal(action: &str, path: &Path, error: io::Error) -> ApiError {
-    ApiError::internal(format!("cannot {action} {}: {error}", path.display()))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store(dir: &Path) -> FileStore {
-        FileStore::new(dir.join("uploads"), 100)
-    }
-
-    #[tokio::test]
-    async fn a_file_appears_only_when_complete_and_has_its_digest() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store(dir.path());
-        assert!(store.list().await.expect("empty").is_empty());
-
-        let mut upload = store.begin("hello.txt", 5).await.expect("begin");
-        upload.write(b"hel").await.expect("write");
-        assert!(store.list().await.expect("list").is_empty(), "not yet");
-        upload.write(b"lo").await.expect("write");
-        let stored = upload.finish().await.expect("finish");
-        assert_eq!(
-            stored.sha256,
-            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-        );
-
-        let listed = store.list().await.expect("list");
-        assert_eq!(listed.len(), 1);
-        assert_eq!((listed[0].name.as_str(), listed[0].size), ("hello.txt", 5));
-        assert_eq!(listed[0].sha256, stored.sha256);
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
-            .expect("dir")
-            .map(|entry| entry.expect("entry").file_name())
-            .collect();
-        assert_eq!(
-            names.len(),
-            2,
-            "the file and its digest, no partial: {names:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_unfinished_upload_leaves_nothing() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store(dir.path());
-        let mut upload = store.begin("a", 10).await.expect("begin");
-        upload.write(b"12345").await.expect("write");
-        drop(upload);
-        let short = store.begin("b", 10).await.expect("begin");
-        let error = short.finish().await.expect_err("short");
-        assert!(matches!(
-            error,
-            ApiError::InvalidArgument { field: "size", .. }
-        ));
-        let left = std::fs::read_dir(dir.path().join("uploads"))
-            .expect("dir")
-            .count();
-        assert_eq!(left, 0);
-    }
-
-    /// Two uploads of one name with different contents, finishing in either order: the
-    /// loser gets ALREADY_EXISTS and the listed digest is always that of the stored bytes.
-    #[tokio::test]
-    async fn a_losing_upload_of_a_name_leaves_the_winners_digest() {
-        use tokio::io::AsyncReadExt;
-        for winner_first in [true, false] {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let store = store(dir.path());
-            let mut first = store.begin("same.txt", 5).await.expect("begin");
-            let mut second = store.begin("same.txt", 5).await.expect("begin");
-            first.write(b"first").await.expect("write");
-            second.write(b"other").await.expect("write");
-            let (winner, loser) = if winner_first {
-                (first, second)
-            } else {
-                (second, first)
-            };
-            let stored = winner.finish().await.expect("the first to finish wins");
-            let error = loser.finish().await.expect_err("the name is taken");
-            assert!(matches!(error, ApiError::AlreadyExists { .. }), "{error:?}");
-
-            let listed = store.list().await.expect("list");
-            assert_eq!(listed.len(), 1);
-            let mut bytes = Vec::new();
-            store
-                .open("same.txt")
-                .await
-                .expect("open")
-                .read_to_end(&mut bytes)
-                .await
-                .expect("read");
-            assert_eq!(listed[0].sha256, hex(&Sha256::digest(&bytes)));
-            assert_eq!(listed[0].sha256, stored.sha256);
-            let hidden = std::fs::read_dir(dir.path().join("uploads"))
-                .expect("dir")
-                .count();
-            assert_eq!(hidden, 2, "the file and its record, nothing pending");
-        }
-    }
-
-    /// A name is as long as its bytes: 100 CJK characters are 300 bytes, refused before any
-    /// byte is stored.
-    #[tokio::test]
-    async fn names_are_limited_by_their_bytes() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store(dir.path());
-        let error = store
-            .begin(&"語".repeat(MAX_NAME_CHARS), 1)
-            .await
-            .expect_err("300 bytes");
-        let ApiError::InvalidArgument { field, description } = error else {
-            panic!("expected INVALID_ARGUMENT, got {error:?}");
-        };
-        assert_eq!(field, "name");
-        assert!(description.contains("bytes"), "{description}");
-        assert!(!dir.path().join("uploads").exists(), "nothing stored");
-        store
-            .begin(&"語".repeat(MAX_NAME_BYTES / 3), 1)
-            .await
-            .expect("within the limit");
-    }
-
-    /// A symbolic link in the upload directory is neither listed nor opened.
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn symbolic_links_are_not_followed() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store(dir.path());
-        let mut upload = store.begin("real.txt", 2).await.expect("begin");
-        upload.write(b"ok").await.expect("write");
-        upload.finish().await.expect("finish");
-        let secret = dir.path().join("secret.txt");
-        std::fs::write(&secret, "outside the upload directory").expect("write");
-        std::os::unix::fs::symlink(&secret, dir.path().join("uploads/link.txt")).expect("link");
-
-        let names: Vec<_> = store
-            .list()
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|file| file.name)
-            .collect();
-        assert_eq!(names, ["real.txt"]);
-        let error = store.open("link.txt").await.expect_err("not followed");
-        assert!(matches!(error, ApiError::NotFound { .. }), "{error:?}");
-        store.open("real.txt").await.expect("a real file opens");
-    }
-
-    #[tokio::test]
-    async fn sizes_names_and_duplicates_are_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store(dir.path());
-        let error = store.begin("big", 101).await.expect_err("too big");
-        assert!(matches!(error, ApiError::LimitExceeded { .. }));
-        for bad in ["", ".hidden", "a/b", "..", "a\\b", "tab\there"] {
-            let error = store.begin(bad, 1).await.expect_err(bad);
-            assert!(
-                matches!(error, ApiError::InvalidArgument { field: "name", .. }),
-                "{bad:?}"
-            );
-        }
-        let mut upload = store.begin("x", 2).await.expect("begin");
-        let error = upload
-            .write(b"123")
-            .await
-            .expect_err("over the declared size");
-        assert!(matches!(
-            error,
-            ApiError::InvalidArgument { field: "chunk", .. }
-        ));
-
-        // Two uploads of one name: the first to finish wins, the other is refused.
-        let first = store.begin("same", 0).await.expect("begin");
-        let second = store
-            .begin("same", 0)
-            .await
-            .expect("begin too: not stored yet");
-        first.finish().await.expect("first");
-        let error = second.finish().await.expect_err("taken");
-        assert!(matches!(error, ApiError::AlreadyExists { .. }));
-        let error = store.begin("same", 0).await.expect_err("taken");
-        assert!(matches!(error, ApiError::AlreadyExists { .. }));
-    }
-
-    /// What a killed process left (partial files, a pending record) is gone when the store
-    /// opens again; the files it had stored are all there.
-    #[tokio::test]
-    async fn partial_files_of_an_earlier_run_are_removed_at_start() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let first = store(dir.path());
-        let mut done = first.begin("kept.txt", 2).await.expect("begin");
-        done.write(b"ok").await.expect("write");
-        done.finish().await.expect("finish");
-        let mut killed = first.begin("lost.txt", 10).await.expect("begin");
-        killed.write(b"12345").await.expect("write");
-        let uploads = dir.path().join("uploads");
-        std::fs::write(uploads.join(format!("{PARTIAL_PREFIX}old.sha256")), "x").expect("write");
-        // A kill -9 runs no destructor.
-        std::mem::forget(killed);
-        let partials = || {
-            std::fs::read_dir(&uploads)
-                .expect("dir")
-                .filter(|entry| {
-                    let name = entry.as_ref().expect("entry").file_name();
-                    name.to_string_lossy().starts_with(PARTIAL_PREFIX)
-                })
-                .count()
-        };
-        assert_eq!(partials(), 2, "what the killed process left");
-
-        let again = store(dir.path());
-        assert_eq!(partials(), 0);
-        let names: Vec<_> = again
-            .list()
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(names, ["kept.txt"]);
-    }
-
-    /// Uploads in progress count against the file limit, and checking and taking a place are
-    /// one step: concurrent uploads cannot pass it.
-    #[tokio::test]
-    async fn uploads_in_progress_count_against_the_file_limit() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = FileStore {
-            max_files: 2,
-            ..store(dir.path())
-        };
-        let begun =
-            futures_util::future::join_all(["a", "b", "c", "d"].map(|name| store.begin(name, 1)))
-                .await;
-        let refused = begun
-            .iter()
-            .filter(|outcome| {
-                matches!(
-                    outcome,
-                    Err(ApiError::LimitExceeded {
-                        subject: "files",
-                        ..
-                    })
-                )
-            })
-            .count();
-        assert_eq!(refused, 2, "two places for four uploads");
-        // An abandoned upload gives its place back.
-        drop(begun);
-        let mut upload = store.begin("e", 1).await.expect("a place again");
-        upload.write(b"1").await.expect("write");
-        upload.finish().await.expect("finish");
-        store.begin("f", 1).await.expect("the second place");
-    }
-
-    #[tokio::test]
-    async fn a_broken_directory_is_an_internal_error_naming_the_cause() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let blocker = dir.path().join("not-a-dir");
-        std::fs::write(&blocker, "a file").expect("write");
-        let store = FileStore::new(blocker.join("uploads"), 100);
-        match store.begin("a", 1).await {
-            Err(ApiError::Internal(cause)) => {
-                let cause = cause.to_string();
-                assert!(cause.contains("not-a-dir/uploads"), "{cause}");
-            }
-            other => panic!("expected an internal error, got {other:?}"),
-        }
-    }
 }

@@ -18,7 +18,7 @@
 //!   message exactly as stored, without reading it back.
 
 use chrono::{DateTime, Utc};
-use proto::chat::v1 as chat;
+use proto::{chat::v1 as chat, files::v1 as files};
 use serde::{Deserialize, Serialize};
 
 /// One row of `chat_messages`.
@@ -43,7 +43,50 @@ impl From<ChatMessageRow> for chat::ChatMessage {
     }
 }
 
-/// A `uint64` id as stored.
+/// One row of `files`, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FileRow {
+    pub name: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_at_us: i64,
+}
+
+impl From<FileRow> for files::FileInfo {
+    fn from(row: FileRow) -> Self {
+        Self {
+            name: row.name,
+            size: id_from_row(row.size),
+            sha256: row.sha256,
+            uploaded_at: Some(timestamp_from_micros(row.uploaded_at_us)),
+        }
+    }
+}
+
+/// One row of `uploads`: an upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UploadRow {
+    pub id: String,
+    pub name: String,
+    pub size: i64,
+    pub received: i64,
+    pub content_id: String,
+    /// 1 or 0 (the same integer on both engines).
+    pub resumable: i64,
+}
+
+impl From<UploadRow> for files::UploadStatus {
+    fn from(row: UploadRow) -> Self {
+        Self {
+            upload_id: row.id,
+            name: row.name,
+            size: id_from_row(row.size),
+            received: id_from_row(row.received),
+        }
+    }
+}
+
+/// A `uint64` id (or size) as stored.
 pub fn id_to_row(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
@@ -134,6 +177,33 @@ mod tests {
             micros_from_timestamp(&timestamp_from_micros(micros(now))),
             micros(now)
         );
+    }
+
+    #[test]
+    fn file_and_upload_rows_become_their_proto_messages() {
+        let info = files::FileInfo::from(FileRow {
+            name: "a.txt".into(),
+            size: 5,
+            sha256: "ab".into(),
+            uploaded_at_us: -1,
+        });
+        assert_eq!((info.name.as_str(), info.size), ("a.txt", 5));
+        assert_eq!(
+            info.uploaded_at,
+            Some(prost_types::Timestamp {
+                seconds: -1,
+                nanos: 999_999_000
+            })
+        );
+        let status = files::UploadStatus::from(UploadRow {
+            id: "upload-0123456789ab".into(),
+            name: "a.txt".into(),
+            size: 10,
+            received: 4,
+            content_id: "c".into(),
+            resumable: 1,
+        });
+        assert_eq!((status.size, status.received), (10, 4));
     }
 
     #[test]

@@ -21,9 +21,16 @@ use crate::helpers::{PATIENCE, over_both_transports, spawn_app_with};
 
 const TOKEN: &str = "files-test-token";
 
-/// A fresh directory for one test's uploads, under Cargo's scratch space for tests.
+/// A fresh data directory for one test's database, under Cargo's scratch space for tests.
 fn scratch_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("uploads-{}", uuid::Uuid::new_v4()))
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("data-{}", uuid::Uuid::new_v4()))
+}
+
+/// The test's own connection to the server's SQLite database in `dir`.
+async fn database(dir: &Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("app.db").display()))
+        .await
+        .expect("the server's database")
 }
 
 fn header(name: &str, size: u64) -> UploadRequest {
@@ -31,6 +38,7 @@ fn header(name: &str, size: u64) -> UploadRequest {
         part: Some(upload_request::Part::Header(FileHeader {
             name: name.into(),
             size,
+            ..Default::default()
         })),
     }
 }
@@ -58,7 +66,6 @@ fn hex_sha256(content: &[u8]) -> String {
 
 over_both_transports! {
     async fn an_upload_is_listed_and_downloads_byte_for_byte(app, channel)
-    configured |config| config.upload_dir = scratch_dir();
     {
         let mut client = FileServiceClient::with_origin(channel, app.uri());
         let content: Vec<u8> = (0..300_000_u32).map(|n| (n * 7 % 251) as u8).collect();
@@ -93,10 +100,7 @@ over_both_transports! {
 
 over_both_transports! {
     async fn bad_uploads_get_the_right_status(app, channel)
-    configured |config| {
-        config.upload_dir = scratch_dir();
-        config.upload_max_mib = 1;
-    };
+    configured |config| config.upload_max_mib = 1;
     {
         let mut client = FileServiceClient::with_origin(channel, app.uri());
         let mut refused = async |parts: Vec<UploadRequest>| {
@@ -149,10 +153,7 @@ over_both_transports! {
 
 over_both_transports! {
     async fn uploading_needs_the_token_and_reading_does_not(app, channel)
-    configured |config| {
-        config.upload_dir = scratch_dir();
-        config.auth_token = Some(TOKEN.into());
-    };
+    configured |config| config.auth_token = Some(TOKEN.into());
     {
         let mut client = FileServiceClient::with_origin(channel, app.uri());
         let status = client
@@ -219,20 +220,21 @@ impl Captured {
 async fn an_internal_fault_is_generic_for_the_client_and_whole_in_the_log() {
     let log = Captured::global();
 
-    // The upload directory cannot be created: its parent is a regular file.
-    let blocker = scratch_dir();
-    std::fs::create_dir_all(blocker.parent().expect("parent")).expect("scratch");
-    std::fs::write(&blocker, "not a directory").expect("write");
-    let upload_dir = blocker.join("uploads");
-    let app = spawn_app_with(|config| config.upload_dir = upload_dir.clone()).await;
+    // The files table is gone from under the server (a botched manual change, say).
+    let dir = scratch_dir();
+    let app = spawn_app_with(|config| config.data_dir = dir.clone()).await;
+    sqlx::query("DROP TABLE files")
+        .execute(&database(&dir).await)
+        .await
+        .expect("dropped");
     let mut client = FileServiceClient::new(app.native_channel().await);
 
-    let mut request = Request::new(tokio_stream::iter(upload_of("f", b"abc", 1)));
+    let mut request = Request::new(ListFilesRequest {});
     request
         .metadata_mut()
         .insert("x-request-id", "fault-42".parse().expect("ascii"));
     let status = client
-        .upload(request)
+        .list_files(request)
         .await
         .expect_err("the server's fault");
     assert_eq!(status.code(), Code::Internal);
@@ -240,7 +242,7 @@ async fn an_internal_fault_is_generic_for_the_client_and_whole_in_the_log() {
         status.message(),
         "internal error; the server logged the cause"
     );
-    assert!(!status.message().contains("uploads"));
+    assert!(!status.message().contains("files"));
 
     let logged = log.text();
     let line = logged
@@ -250,59 +252,59 @@ async fn an_internal_fault_is_generic_for_the_client_and_whole_in_the_log() {
     assert!(line.contains("ERROR"), "{line}");
     assert!(line.contains("request_id=fault-42"), "{line}");
     assert!(
-        line.contains(&format!(
-            "cannot create the upload directory {}: ",
-            upload_dir.display()
-        )),
+        line.contains("no such table: files"),
         "the whole cause: {line}"
     );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
 async fn a_client_that_leaves_mid_upload_leaves_nothing_behind() {
     let dir = scratch_dir();
-    let app = spawn_app_with(|config| config.upload_dir = dir.clone()).await;
+    let app = spawn_app_with(|config| config.data_dir = dir.clone()).await;
     let mut client = FileServiceClient::new(app.native_channel().await);
     let (parts, receiver) = mpsc::channel(4);
-    parts.send(header("partial.bin", 1000)).await.expect("open");
-    parts.send(chunk(&[1; 100])).await.expect("open");
+    parts
+        .send(header("partial.bin", 2 << 20))
+        .await
+        .expect("open");
+    // More than one stored chunk (1 MiB), so some of it is committed before the client
+    // leaves.
+    for _ in 0..3 {
+        parts.send(chunk(&[1; 512 * 1024])).await.expect("open");
+    }
     let call = tokio::spawn(async move { client.upload(ReceiverStream::new(receiver)).await });
 
-    let entries = |dir: &Path| -> Vec<String> {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .map(|entry| {
-                        entry
-                            .expect("entry")
-                            .file_name()
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    let pool = database(&dir).await;
+    let count = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
     };
-    // The server has started writing: a hidden partial file exists.
+    // The server has committed part of it.
     tokio::time::timeout(PATIENCE, async {
-        while !entries(&dir)
-            .iter()
-            .any(|name| name.starts_with(".partial-"))
-        {
+        while count("file_chunks").await == 0 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     })
     .await
-    .expect("the upload reaches the server");
+    .expect("the upload reaches the store");
 
     // The client goes away mid-upload (its call, and stream, dropped).
     call.abort();
     drop(parts);
     tokio::time::timeout(PATIENCE, async {
-        while !entries(&dir).is_empty() {
+        while count("file_chunks").await + count("uploads").await > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("the partial file is removed, left: {:?}", entries(&dir)));
+    .expect("what it had sent is removed: it was not resumable");
+    assert_eq!(count("files").await, 0, "nothing listed");
+    drop(app);
+    let _ = std::fs::remove_dir_all(dir);
 }
