@@ -309,6 +309,12 @@ pub enum FilesCommand {
         /// The name to store it under (default: FILE's own name).
         #[arg(long)]
         name: Option<String>,
+        /// Resumable: the upload's id comes from the name and the content's SHA-256, so
+        /// running the same command again after a failure goes on from what the server
+        /// has (it asks where to resume); a broken stream is also resumed at once, up to 5
+        /// times. The server checks the whole file's digest.
+        #[arg(long)]
+        resume: bool,
     },
 
     /// The stored files: name, size, SHA-256.

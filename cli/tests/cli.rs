@@ -467,12 +467,7 @@ async fn chat_needs_the_token_to_post_and_join_and_shows_the_room() {
 async fn files_upload_list_and_download() {
     const TOKEN: &str = "cli-files-token";
     let work = tempfile::tempdir().expect("temp dir");
-    let uploads = work.path().join("uploads");
-    let server = start_server_with(|config| {
-        config.auth_token = Some(TOKEN.into());
-        config.upload_dir = uploads.clone();
-    })
-    .await;
+    let server = start_server_with(|config| config.auth_token = Some(TOKEN.into())).await;
     let original = work.path().join("report.bin");
     let content: Vec<u8> = (0..700_000_u32).map(|n| (n % 253) as u8).collect();
     std::fs::write(&original, &content).expect("write");
@@ -560,4 +555,105 @@ async fn tls_with_the_servers_ca_file() {
     .await;
     assert_eq!(run.code, Some(1));
     assert_stderr_has(&run, "error: UNAVAILABLE");
+}
+
+/// A TCP proxy on 127.0.0.1:0 to `target` that cuts every connection open at the moment
+/// `cut_after` bytes have gone from clients to the server in all (once), as a network
+/// failure would; later connections pass everything.
+async fn cutting_proxy(target: std::net::SocketAddr, cut_after: usize) -> String {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let sent = Arc::new(AtomicUsize::new(0));
+    let cut = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (sent, cut) = (Arc::clone(&sent), cut.clone());
+            let cut_here = !cut.is_cancelled();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = inbound.split();
+                let (mut from_server, mut to_server) = outbound.split();
+                let upstream = async {
+                    let mut buffer = vec![0; 64 * 1024];
+                    loop {
+                        let read = from_client.read(&mut buffer).await.unwrap_or(0);
+                        if read == 0 {
+                            return;
+                        }
+                        if to_server.write_all(&buffer[..read]).await.is_err() {
+                            return;
+                        }
+                        if cut_here && sent.fetch_add(read, Ordering::SeqCst) + read >= cut_after {
+                            cut.cancel();
+                        }
+                    }
+                };
+                let downstream = tokio::io::copy(&mut from_server, &mut to_client);
+                tokio::select! {
+                    () = upstream => {}
+                    _ = downstream => {}
+                    () = cut.cancelled(), if cut_here => {}
+                }
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn an_upload_cut_by_the_network_resumes_where_the_server_left_off() {
+    use sha2::Digest;
+    let work = tempfile::tempdir().expect("temp dir");
+    let server = start_server().await;
+    let original = work.path().join("big.bin");
+    let content: Vec<u8> = (0..5_000_000_u32).map(|n| (n * 13 % 251) as u8).collect();
+    std::fs::write(&original, &content).expect("write");
+    let path = original.to_str().expect("utf-8 path");
+
+    // The connection breaks after about 3 MiB; the client resumes on a new one.
+    let proxy = cutting_proxy(server.address, 3 << 20).await;
+    let run = client_at(&proxy, &["files", "upload", "--resume", path], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_stderr_has(&run, "the upload broke");
+    assert_stderr_has(&run, "resuming big.bin at byte ");
+    let digest: String = sha2::Sha256::digest(&content)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(
+        run.stdout.trim(),
+        format!("stored big.bin (5000000 bytes, sha256 {digest})")
+    );
+    let copy = work.path().join("copy.bin");
+    let run = client(
+        &server,
+        &[
+            "files",
+            "download",
+            "big.bin",
+            "--to",
+            copy.to_str().expect("utf-8"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        std::fs::read(&copy).expect("downloaded") == content,
+        "byte-exact"
+    );
+
+    // The same command again: the file is there, nothing is uploaded twice.
+    let run = client(&server, &["files", "upload", "--resume", path], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "ALREADY_EXISTS");
 }

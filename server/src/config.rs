@@ -102,9 +102,9 @@ pub struct Config {
     pub db_statement_timeout: Duration,
 
     /// How long a resumable upload that is not going on is kept for its client to resume
-    /// (1m to 30d); the next upload to begin after that removes it.
+    /// (1s to 30d); the next upload to begin after that removes it.
     #[arg(long, env = "SERVER_UPLOAD_EXPIRY", default_value = "24h",
-          value_parser = flags::duration_in(Duration::from_secs(60)..=Duration::from_secs(30 * 86_400)))]
+          value_parser = flags::duration_in(Duration::from_secs(1)..=Duration::from_secs(30 * 86_400)))]
     pub upload_expiry: Duration,
 
     /// Largest file an upload may send, in MiB (1 to 4096).

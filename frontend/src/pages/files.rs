@@ -58,6 +58,7 @@ fn UploadForm(uploads: RwSignal<u32>) -> impl IntoView {
                 part: Some(upload_request::Part::Header(FileHeader {
                     name: file.name(),
                     size: bytes.len() as u64,
+                    ..Default::default()
                 })),
             };
             let parts: Vec<UploadRequest> = std::iter::once(header)

@@ -1,9 +1,11 @@
 //! The store on both engines: the same tests on SQLite (a file in a temporary directory)
 //! and on a real PostgreSQL (a throw-away cluster per test, `testkit::postgres`), through
 //! the real server and its gRPC clients. Then what only several replicas on one PostgreSQL
-//! can show: fan-out across replicas, and the database going away and coming back.
+//! can show: fan-out across replicas, files served by every replica, and the database
+//! going away and coming back.
 
 mod chat;
+mod files;
 mod migrations;
 mod replicas;
 

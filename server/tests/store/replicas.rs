@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use proto::chat::v1::chat_service_client::ChatServiceClient;
+use proto::{
+    chat::v1::chat_service_client::ChatServiceClient,
+    files::v1::{ListFilesRequest, file_service_client::FileServiceClient},
+};
 use testkit::PATIENCE;
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{
@@ -127,6 +130,17 @@ async fn the_database_going_away_is_unavailable_and_not_serving_until_it_is_back
         async move { status(&mut health, "chat.v1.ChatService").await == ServingStatus::NotServing }
     })
     .await;
+    app.wait_until(|| {
+        let mut health = health.clone();
+        async move { status(&mut health, "files.v1.FileService").await == ServingStatus::NotServing }
+    })
+    .await;
+    let mut files = FileServiceClient::new(app.native_channel().await);
+    let refused = tokio::time::timeout(PATIENCE, files.list_files(ListFilesRequest {}))
+        .await
+        .expect("no hang")
+        .expect_err("the database is down");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     // The rest of the server is not affected.
     assert_eq!(status(&mut health, "Greeter").await, ServingStatus::Serving);
 
@@ -136,6 +150,10 @@ async fn the_database_going_away_is_unavailable_and_not_serving_until_it_is_back
         async move { status(&mut health, "chat.v1.ChatService").await == ServingStatus::Serving }
     })
     .await;
+    files
+        .list_files(ListFilesRequest {})
+        .await
+        .expect("files recovered");
     let after = chat
         .post(post("r", "after"))
         .await
