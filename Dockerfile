@@ -27,7 +27,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/server /usr/local/bin/server
 COPY --from=build /src/target/release/client /usr/local/bin/client
 ENV SERVER_LISTEN=[::]:50051 \
-    SERVER_UPLOAD_DIR=/home/nonroot/uploads \
+    SERVER_DATA_DIR=/home/nonroot/data \
     SERVER_LOG_FORMAT=json
 EXPOSE 50051
 # The gRPC health service, asked by the project's own client.

@@ -4,26 +4,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { launchBrowser, nextCall, openPage, startServer } from './harness.mjs';
 
 const TOKEN = 'e2e-files-token-5678';
-let uploads;
 let server;
 let browser;
 
 before(async () => {
-  uploads = await mkdtemp(join(tmpdir(), 'e2e-uploads-'));
-  server = await startServer({ args: ['--auth-token', TOKEN, '--upload-dir', uploads] });
+  server = await startServer({ args: ['--auth-token', TOKEN] });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
-  if (uploads) await rm(uploads, { recursive: true, force: true });
 });
 
 // 600 KB: several upload chunks and download messages.

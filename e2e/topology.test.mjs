@@ -109,7 +109,7 @@ before(async () => {
     replicas.push(await startServer({
       drainDelay: '500ms',
       args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1',
-        '--database-url', database.url, '--upload-dir', join(dir, `uploads-${n}`)],
+        '--database-url', database.url],
     }));
   }
   balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
@@ -174,6 +174,14 @@ test('uploads over 1 MiB and client streams pass through the balancer', async ()
   const upload = await client(['files', 'upload', file, '-o', 'json']);
   assert.equal(upload.code, 0, upload.stderr);
   assert.equal(JSON.parse(upload.lines.at(-1)).size, String(bytes.length));
+  // Right after the upload, every replica has it: three downloads through the balancer
+  // (round robin, so each from another replica) are byte-equal.
+  for (let n = 0; n < 3; n += 1) {
+    const copy = join(dir, `copy-${n}.bin`);
+    const download = await client(['files', 'download', 'three-mib.bin', '--to', copy]);
+    assert.equal(download.code, 0, download.stderr);
+    assert.ok((await readFile(copy)).equals(bytes), `download ${n} byte-equal`);
+  }
   const names = await client(['greeter', 'to-all'], 'Ada\nGrace\nAda\n');
   assert.equal(names.code, 0, names.stderr);
   assert.match(names.stdout, /Ada/);
