@@ -54,3 +54,15 @@ impl Decoder for DynamicDecoder {
             .map_err(|error| tonic::Status::internal(error.to_string()))
     }
 }
+
+/// A process's resident memory in bytes, from /proc (Linux).
+pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| std::io::Error::other("no VmRSS in /proc status"))
+}

@@ -20,11 +20,25 @@ pub struct Postgres {
     port: u16,
     as_postgres: bool,
     running: bool,
+    /// `fsync` on: commits reach the disk, as in production (benchmarks); off for tests,
+    /// which lose nothing by it (the cluster is thrown away, and a process crash of the
+    /// server, not of PostgreSQL, is what they test).
+    durable: bool,
 }
 
 impl Postgres {
-    /// Makes and starts a cluster; panics with the reason when it cannot.
+    /// Makes and starts a cluster for tests (`fsync` off); panics with the reason when it
+    /// cannot.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A cluster whose commits reach the disk, as in production: for benchmarks.
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let bin = binaries();
         let dir = tempfile::Builder::new()
             .prefix("testkit-postgres-")
@@ -46,6 +60,7 @@ impl Postgres {
             port: 0,
             as_postgres,
             running: false,
+            durable,
         };
         let data = cluster.data_dir();
         cluster.check(
@@ -68,9 +83,10 @@ impl Postgres {
     /// Starts the cluster again after [`Self::stop`], on the same port and data.
     pub fn start_again(&mut self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.durable { "on" } else { "off" }
         );
         let log = self.dir.path().join("postgres.log");
         let data = self.data_dir();

@@ -14,6 +14,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use bench::rss_bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use proto::weather::v1::{
@@ -65,7 +66,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let (mut server, address) = start_server(&args).await?;
+    // The server's database (unused here) in a directory of its own, removed after.
+    let data = tempfile::tempdir()?;
+    let (mut server, address) = start_server(&args, data.path()).await?;
     let pid = server.id().ok_or("the server exited")?;
     let outcome = measure(&args, &address, pid).await;
     server.kill().await?;
@@ -73,7 +76,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Starts the server on 127.0.0.1:0 and reads back its address.
-async fn start_server(args: &Args) -> Result<(Child, String), Box<dyn std::error::Error>> {
+async fn start_server(
+    args: &Args,
+    data: &std::path::Path,
+) -> Result<(Child, String), Box<dyn std::error::Error>> {
     let mut server = Command::new(&args.server_bin)
         .args([
             "--listen",
@@ -83,6 +89,8 @@ async fn start_server(args: &Args) -> Result<(Child, String), Box<dyn std::error
             "--live-interval",
         ])
         .arg(humantime::format_duration(args.interval).to_string())
+        .arg("--data-dir")
+        .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -254,18 +262,6 @@ async fn subscriber(
             }
         }
     }
-}
-
-/// The process's resident memory, from /proc (Linux).
-fn rss_bytes(pid: u32) -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .ok_or("no VmRSS")?
-        .parse()?;
-    Ok(kib * 1024)
 }
 
 /// User plus system CPU time of the process so far, in clock ticks (/proc, Linux).

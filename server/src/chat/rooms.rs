@@ -207,7 +207,7 @@ impl Rooms {
         let unwatched = {
             let channels = self.lock();
             oldest.into_iter().find(|name| {
-                name != room && !channels.get(name).is_some_and(|c| c.receiver_count() > 0)
+                name != room && channels.get(name).is_none_or(|c| c.receiver_count() == 0)
             })
         };
         let Some(unwatched) = unwatched else {
