@@ -75,6 +75,10 @@ export async function startServer({
         }, timeoutMs).unref();
       });
     },
+    /** Every log line so far, for a failing test to show. */
+    logText() {
+      return logs.join('\n');
+    },
     /** Log lines (so far) matching `pattern`. */
     countLogs(pattern) {
       return logs.filter((line) => pattern.test(line)).length;

@@ -21,6 +21,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use bench::rss_bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
 use proto::{
@@ -30,7 +31,6 @@ use proto::{
         upload_request::Part,
     },
 };
-use bench::rss_bytes;
 use testkit::postgres::Postgres;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -113,8 +113,16 @@ async fn main() -> Result<(), Error> {
             if replicas > 1 && args.engine == Engine::Sqlite {
                 return Err("several replicas share a database only on PostgreSQL".into());
             }
-            chat(&args.server_bin, &url, data.path(), replicas, subscribers, posters, duration)
-                .await
+            chat(
+                &args.server_bin,
+                &url,
+                data.path(),
+                replicas,
+                subscribers,
+                posters,
+                duration,
+            )
+            .await
         }
         Measure::Files { size_mib } => files(&args.server_bin, &url, data.path(), size_mib).await,
         Measure::Memory { messages } => {
@@ -181,8 +189,11 @@ async fn chat(
     }
     for n in 0..subscribers {
         let mut client = ChatServiceClient::new(connections[n / per_connection].clone());
-        let (latencies, received, measuring) =
-            (Arc::clone(&latencies), Arc::clone(&received), Arc::clone(&measuring));
+        let (latencies, received, measuring) = (
+            Arc::clone(&latencies),
+            Arc::clone(&received),
+            Arc::clone(&measuring),
+        );
         let mut stream = client
             .subscribe(SubscribeRequest {
                 room: "bench".into(),
@@ -199,7 +210,10 @@ async fn chat(
                     let posted = message.posted_at.unwrap_or_default();
                     let posted_us = posted.seconds * 1_000_000 + i64::from(posted.nanos / 1000);
                     let now_us = i64::try_from(
-                        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros(),
+                        SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_micros(),
                     )
                     .unwrap_or(i64::MAX);
                     let _ = latencies

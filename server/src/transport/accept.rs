@@ -30,6 +30,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
+use crate::transport::unread_body::DrainOnDrop;
+
 /// The limits of one connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -77,6 +79,13 @@ pub async fn serve(
             move |mut request: http::Request<Incoming>| {
                 // What `axum::serve` would add: the peer, for the access log.
                 request.extensions_mut().insert(ConnectInfo(peer));
+                // HTTP/1.1: a body its handler leaves unread is read to its end anyway, so
+                // the client gets the answer rather than a reset connection.
+                let request = if request.version() < http::Version::HTTP_2 {
+                    request.map(|body| Body::new(DrainOnDrop::new(body)))
+                } else {
+                    request.map(Body::new)
+                };
                 let call = activity.begin();
                 let response = router.clone().oneshot(request);
                 async move {

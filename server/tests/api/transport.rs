@@ -468,3 +468,58 @@ async fn oversized_headers_are_refused() {
         .await
         .expect("the server still answers");
 }
+
+/// An HTTP/1.1 client still sending a request body the server has already answered (a
+/// browser's gRPC-Web upload refused for its token) gets the answer, and its connection
+/// stays usable: the server reads the rest of the body instead of closing on it (which
+/// would reset the connection under the client).
+#[tokio::test]
+async fn an_early_answer_on_http1_reads_the_rest_of_the_body_and_keeps_the_connection() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+
+    let app = spawn_app_with(|config| config.auth_token = Some("http1-drain-token".into())).await;
+    let stream = TcpStream::connect(app.address).await.expect("connects");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    let driver = tokio::spawn(connection);
+    let request = |path: &str, body: Vec<u8>| {
+        http::Request::post(path)
+            .header("host", app.address.to_string())
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .expect("request")
+    };
+    // An upload of 2 MiB (a frame of a message the server never looks at): refused by the
+    // token check before any of it is read.
+    let mut upload = vec![0, 0, 0x20, 0, 0];
+    upload.resize(5 + (2 << 20), 0);
+    let refused = sender
+        .send_request(request("/files.v1.FileService/Upload", upload))
+        .await
+        .expect("the answer, not a reset");
+    assert_eq!(refused.status(), 200);
+    // Trailers-only: the status is in the headers.
+    assert_eq!(refused.headers()["grpc-status"], "16", "UNAUTHENTICATED");
+    refused
+        .into_body()
+        .collect()
+        .await
+        .expect("the whole answer");
+
+    // The same connection takes the next call.
+    sender.ready().await.expect("the connection stays open");
+    let hello = [0, 0, 0, 0, 5, 0x0a, 0x03, b'A', b'd', b'a'];
+    let answer = sender
+        .send_request(request("/Greeter/SayHello", hello.to_vec()))
+        .await
+        .expect("a second call on the connection");
+    let body = answer.into_body().collect().await.expect("answer");
+    assert!(
+        String::from_utf8_lossy(&body.to_bytes()).contains("Hello, Ada!"),
+        "answered"
+    );
+    driver.abort();
+}
