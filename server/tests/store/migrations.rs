@@ -94,6 +94,23 @@ async fn from_each_earlier_schema_to_current(database: Database) {
             .await
             .expect("the earlier schema");
         assert_eq!(applied(&store).await.len(), earlier);
+        // What a server of that version had stored: it must survive the upgrade.
+        let kept = earlier >= 1;
+        if kept {
+            sqlx::query(
+                "INSERT INTO chat_rooms (name, last_id, active_at_us) VALUES ('old', 1, 0)",
+            )
+            .execute(store.pool())
+            .await
+            .expect("the earlier chat schema");
+            sqlx::query(
+                "INSERT INTO chat_messages (room, id, author, text, posted_at_us) \
+                 VALUES ('old', 1, 'ada', 'from before the upgrade', 1700000000000000)",
+            )
+            .execute(store.pool())
+            .await
+            .expect("the earlier chat schema");
+        }
         store.close().await;
 
         let app = crate::server_on(&url).await;
@@ -116,6 +133,22 @@ async fn from_each_earlier_schema_to_current(database: Database) {
             .into_inner();
         let first = events.message().await.expect("no error").expect("history");
         assert!(format!("{first:?}").contains("upgraded"), "{first:?}");
+        if kept {
+            let mut old = chat
+                .subscribe(SubscribeRequest {
+                    room: "old".into(),
+                    history: 10,
+                    after_id: None,
+                })
+                .await
+                .expect("subscribe")
+                .into_inner();
+            let message = old.message().await.expect("no error").expect("kept");
+            assert!(
+                format!("{message:?}").contains("from before the upgrade"),
+                "{message:?}"
+            );
+        }
         app.shutdown().await.expect("clean exit");
         let store = Store::connect(settings(&url)).await.expect("connects");
         assert_eq!(applied(&store).await.len(), all.len());
