@@ -4,8 +4,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message as _;
-
 /// The files to generate code for (their imports come along).
 const PROTOS: &[&str] = &[
     "greeter.proto",
@@ -17,7 +15,12 @@ const PROTOS: &[&str] = &[
 ];
 
 /// Imported by the files above: watched for changes too.
-const IMPORTS: &[&str] = &["grpc/testing/empty.proto", "grpc/testing/messages.proto"];
+const IMPORTS: &[&str] = &[
+    "grpc/testing/empty.proto",
+    "grpc/testing/messages.proto",
+    "google/api/annotations.proto",
+    "google/api/http.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -26,8 +29,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", root.join(proto).display());
     }
 
-    let descriptors = protox::compile(PROTOS, [&root])?;
-    fs::write(out_dir.join("descriptor.bin"), descriptors.encode_to_vec())?;
+    // Encoded by protox itself, so the methods' options keep their extensions (the REST
+    // gateway reads `google.api.http` from them); prost's decoded types would drop them.
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(PROTOS)?;
+    fs::write(
+        out_dir.join("descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+    let descriptors = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         .build_client(true)

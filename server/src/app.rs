@@ -22,6 +22,7 @@ use crate::{
     config::{Config, WeatherProvider},
     error::ApiError,
     files::{FileService, FileStore},
+    gateway::Gateway,
     greeter::{GreeterService, PredictService},
     interop,
     layers::{
@@ -115,6 +116,8 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error("cannot start the chat: {0}")]
     Chat(ApiError),
+    #[error("cannot build the REST gateway: {0}")]
+    Gateway(String),
 }
 
 impl App {
@@ -258,7 +261,13 @@ impl App {
             // that is not gRPC-Web, which would break the static files.
             .layer(GrpcWebLayer::new());
 
-        let mut router = grpc.fallback(static_files::fallback(config.static_dir.as_deref()));
+        // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
+        // router (so through its layers); outside them itself, as it is not gRPC.
+        let gateway = Gateway::new(proto::FILE_DESCRIPTOR_SET, grpc.clone(), max_message)
+            .map_err(BuildError::Gateway)?;
+        let mut router = grpc
+            .merge(gateway.router())
+            .fallback(static_files::fallback(config.static_dir.as_deref()));
         if let Some(cors) = cors::layer(&config.cors_origins, config.dev_cors_any_origin) {
             // Outermost, so preflight OPTIONS requests are answered before anything else.
             router = router.layer(cors);

@@ -12,6 +12,7 @@ pub mod config;
 mod convert;
 mod error;
 mod files;
+mod gateway;
 mod greeter;
 mod interop;
 mod layers;

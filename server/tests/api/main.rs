@@ -14,6 +14,7 @@ mod live;
 mod metrics;
 mod open_meteo;
 mod protocol;
+mod rest;
 mod transport;
 mod weather;
 mod web;

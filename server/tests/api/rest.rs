@@ -1,0 +1,298 @@
+//! The REST/JSON gateway: the annotated methods over plain HTTP with JSON (reqwest, as curl
+//! would call them), the canonical JSON mapping, and every kind of bad request answered
+//! with a 4xx and a `google.rpc.Status` body, never a 5xx.
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+async fn call(
+    client: &Client,
+    app: &testkit::TestServer,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = client.request(method, format!("{}{path}", app.url()));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.expect("answered");
+    let status = response.status();
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "{path}"
+    );
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("{path}: not JSON ({error}): {text}"));
+    (status, headers, body)
+}
+
+/// A `google.rpc.Status` body: its code and message, checked for shape.
+fn rpc_status(body: &Value) -> (i64, &str) {
+    let code = body["code"].as_i64().expect("code");
+    let message = body["message"].as_str().expect("message");
+    assert!(body["details"].is_array(), "details: {body}");
+    (code, message)
+}
+
+#[tokio::test]
+async fn say_hello_over_rest_by_body_and_by_path() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let (status, headers, body) = call(
+        &client,
+        &app,
+        Method::POST,
+        "/v1/greeter/hello",
+        Some(r#"{"name": "Ada"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"message": "Hello, Ada!"}));
+    assert!(
+        headers.contains_key("x-request-id"),
+        "the call's request id"
+    );
+
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/greeter/hello/Grace%20H",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"message": "Hello, Grace H!"}));
+
+    // Counted under the gRPC method, as any call.
+    let metrics = reqwest::get(&app.metrics_url)
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("grpc_server_handled_total")
+                && line.contains(r#"method="/Greeter/SayHello""#)
+                && line.contains(r#"code="OK""#)
+                && line.ends_with(" 2")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn weather_over_rest_in_the_canonical_json_mapping() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/cities?query=oslo&limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let city = &body["cities"][0];
+    assert_eq!(city["id"], "oslo-no");
+    // lowerCamelCase names, 64-bit integers as strings.
+    assert_eq!(city["countryCode"], "NO");
+    assert!(city["population"].is_string(), "{city}");
+    assert!(city["timeZone"].is_string(), "{city}");
+
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/cities/oslo-no/forecast",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["city"]["id"], "oslo-no");
+    assert!(
+        body["hourly"]
+            .as_array()
+            .is_some_and(|hours| hours.len() == 48),
+        "{body}"
+    );
+    assert!(
+        body["daily"].as_array().is_some_and(|days| days.len() == 7),
+        "{body}"
+    );
+    // Enums by name.
+    assert!(
+        body["daily"][0]["sky"]
+            .as_str()
+            .is_some_and(|sky| sky.starts_with("SKY_")),
+        "{body}"
+    );
+
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/cities/oslo-no/conditions",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // A Timestamp is an RFC 3339 string.
+    assert!(
+        body["observedAt"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z')),
+        "{body}"
+    );
+
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/cities/atlantis-xx/conditions",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (code, message) = rpc_status(&body);
+    assert_eq!(code, 5);
+    assert!(message.contains("atlantis-xx"), "{message}");
+    assert_eq!(
+        body["details"][0]["@type"],
+        "type.googleapis.com/google.rpc.ResourceInfo"
+    );
+}
+
+#[tokio::test]
+async fn bad_rest_requests_get_a_4xx_with_a_status_body() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let hello = "/v1/greeter/hello";
+    for (method, path, body, expected, names) in [
+        (
+            Method::POST,
+            hello,
+            Some("{not json"),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::POST,
+            hello,
+            Some(r#"{"nmae": "Ada"}"#),
+            StatusCode::BAD_REQUEST,
+            "nmae",
+        ),
+        (
+            Method::POST,
+            hello,
+            Some(r#"{"name": 5}"#),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::POST,
+            hello,
+            Some(r#"{"name": ""}"#),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            Method::POST,
+            hello,
+            Some(r#"{"name": "a"} trailing"#),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::GET,
+            "/v1/cities?limit=lots",
+            None,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/v1/cities?bogus=1",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bogus",
+        ),
+        (
+            Method::GET,
+            "/v1/cities?limit=500",
+            None,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/v1/cities/oslo-no/forecast?city_id=x",
+            None,
+            StatusCode::BAD_REQUEST,
+            "city_id",
+        ),
+        (
+            Method::GET,
+            "/v1/cities//forecast",
+            None,
+            StatusCode::NOT_FOUND,
+            "/v1/cities//forecast",
+        ),
+        (
+            Method::GET,
+            "/v1/nothing/here",
+            None,
+            StatusCode::NOT_FOUND,
+            "/v1/nothing/here",
+        ),
+        (
+            Method::DELETE,
+            hello,
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE",
+        ),
+        (
+            Method::GET,
+            "/v1/cities",
+            Some("{}"),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+    ] {
+        let (status, _, reply) = call(&client, &app, method.clone(), path, body).await;
+        assert_eq!(status, expected, "{method} {path} {body:?}: {reply}");
+        let (_, message) = rpc_status(&reply);
+        assert!(
+            message.contains(names),
+            "{method} {path}: '{message}' names {names}"
+        );
+    }
+    // The proto field name is accepted as well as the JSON one.
+    let (status, _, _) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/cities?query=par&limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A body over the message limit: 413, read no further.
+    let huge = format!(r#"{{"name": "{}"}}"#, "a".repeat(5 << 20));
+    let (status, _, reply) = call(&client, &app, Method::POST, hello, Some(&huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(rpc_status(&reply).0, 8);
+}
