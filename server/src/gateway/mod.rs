@@ -10,10 +10,13 @@
 //! Errors are `google.rpc.Status` as JSON (`code`, `message`, `details` with `@type`), with
 //! the HTTP status Google's APIs and grpc-gateway use for each gRPC code ([`status`]).
 //!
-//! Server streaming methods are not bound yet: a route to one answers 501.
+//! Server streaming methods stream too ([`stream`]): as Server-Sent Events, or as NDJSON
+//! when the client asks for `application/x-ndjson`, with heartbeats; the client going away
+//! cancels the gRPC call. Client streaming has no REST form (501).
 
 pub mod rules;
 mod status;
+mod stream;
 
 use std::{sync::Arc, time::Duration};
 
@@ -106,12 +109,13 @@ async fn handle(State(gateway): State<Gateway>, request: Request) -> Response {
 async fn transcode(gateway: &Gateway, request: Request) -> Result<Response, RestError> {
     let (parts, body) = request.into_parts();
     let (route, bound) = gateway.find(&parts.method, parts.uri.path())?;
-    if route.method.is_server_streaming() || route.method.is_client_streaming() {
+    if route.method.is_client_streaming() {
         return Err(RestError::unimplemented(format!(
-            "{} streams; over REST it is not served yet",
+            "{} takes a stream of requests, which REST cannot send",
             route.method.full_name()
         )));
     }
+    let format = stream::Format::asked(&parts.headers);
     let body = Limited::new(body, gateway.max_body)
         .collect()
         .await
@@ -137,6 +141,17 @@ async fn transcode(gateway: &Gateway, request: Request) -> Result<Response, Rest
         .await
         .map_err(|never| match never {})?;
     let (head, body) = response.into_parts();
+    if route.method.is_server_streaming() {
+        // Refused before its first message (trailers-only): an ordinary error response.
+        if let Some(error) = status::from_grpc(&head.headers, &HeaderMap::new()) {
+            return Ok(error.into_response());
+        }
+        let mut response = stream::response(body, route.method.output(), format);
+        if let Some(id) = head.headers.get("x-request-id") {
+            response.headers_mut().insert("x-request-id", id.clone());
+        }
+        return Ok(response);
+    }
     let collected = body
         .collect()
         .await
@@ -367,6 +382,16 @@ fn json_response(route: &Route, reply: &DynamicMessage) -> Result<Response, Rest
         out,
     )
         .into_response())
+}
+
+/// A message in the canonical JSON mapping.
+fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    message.serialize_with_options(
+        &mut serde_json::Serializer::new(&mut out),
+        &SerializeOptions::new(),
+    )?;
+    Ok(out)
 }
 
 /// One gRPC message frame: uncompressed flag, length, message.

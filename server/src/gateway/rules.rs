@@ -135,6 +135,11 @@ impl Template {
         (at == parts.len()).then_some(bound)
     }
 
+    /// Whether the template ends in a `:verb`.
+    pub fn has_verb(&self) -> bool {
+        self.verb.is_some()
+    }
+
     /// The fields the path binds.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|segment| match segment {
@@ -179,6 +184,8 @@ pub fn routes(pool: &DescriptorPool) -> Result<Vec<Route>, String> {
             add(&method, &rule, &mut routes, true)?;
         }
     }
+    // `/x/{name}:verb` before `/x/{name}`, which would otherwise take `Ada:verb` as a name.
+    routes.sort_by_key(|route| !route.template.has_verb());
     Ok(routes)
 }
 

@@ -86,13 +86,20 @@ impl RestError {
     }
 }
 
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let body = json!({
+impl RestError {
+    /// The `google.rpc.Status` as JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
             "code": self.code as i32,
             "message": self.message,
             "details": self.details,
-        });
+        })
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = self.to_json();
         (
             self.http_status(),
             [(header::CONTENT_TYPE, "application/json")],

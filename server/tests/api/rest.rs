@@ -296,3 +296,117 @@ async fn bad_rest_requests_get_a_4xx_with_a_status_body() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(rpc_status(&reply).0, 8);
 }
+
+/// Reads a streaming response chunk by chunk until `events` complete events (separated by
+/// `separator`) have arrived; each with the moment it was complete.
+async fn read_events(
+    response: &mut reqwest::Response,
+    separator: &str,
+    events: usize,
+) -> Vec<(String, std::time::Instant)> {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    while out.len() < events {
+        let chunk = tokio::time::timeout(testkit::PATIENCE, response.chunk())
+            .await
+            .expect("the next event within the test's patience")
+            .expect("readable")
+            .expect("the stream goes on");
+        text.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        while let Some(end) = text.find(separator) {
+            let event: String = text.drain(..end + separator.len()).collect();
+            if !event.trim().is_empty() && !event.starts_with(':') {
+                out.push((event.trim().to_owned(), std::time::Instant::now()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_server_stream_over_rest_arrives_event_by_event_as_sse_and_ndjson() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let url = format!(
+        "{}/v1/greeter/hello/Ada:stream?count=3&intervalMs=300",
+        app.url()
+    );
+    let mut response = client.get(&url).send().await.expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = read_events(&mut response, "\n\n", 3).await;
+    for (n, (event, _)) in events.iter().enumerate() {
+        assert_eq!(
+            event,
+            &format!(r#"data: {{"message":"Hello, Ada! ({}/3)"}}"#, n + 1)
+        );
+    }
+    // Each one when the server sent it, not all at the end.
+    assert!(
+        events[1].1 - events[0].1 >= std::time::Duration::from_millis(200),
+        "{events:?}"
+    );
+    assert!(
+        events[2].1 - events[1].1 >= std::time::Duration::from_millis(200),
+        "{events:?}"
+    );
+    assert!(
+        response.chunk().await.expect("readable").is_none(),
+        "then the end"
+    );
+
+    let mut response = client
+        .get(format!(
+            "{}/v1/greeter/hello/Grace:stream?count=2",
+            app.url()
+        ))
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let lines = read_events(&mut response, "\n", 2).await;
+    for (n, (line, _)) in lines.iter().enumerate() {
+        assert_eq!(
+            line,
+            &format!(
+                r#"{{"result":{{"message":"Hello, Grace! ({}/2)"}}}}"#,
+                n + 1
+            )
+        );
+    }
+
+    // Refused before its first message: an ordinary REST error.
+    let (status, _, body) = call(
+        &client,
+        &app,
+        Method::GET,
+        "/v1/greeter/hello/Ada:stream?count=0",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(rpc_status(&body).1.contains("count"), "{body}");
+}
+
+#[tokio::test]
+async fn a_client_leaving_a_rest_stream_cancels_the_call() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let mut response = client
+        .get(format!("{}/v1/cities/oslo-no/conditions:watch", app.url()))
+        .send()
+        .await
+        .expect("answered");
+    let first = read_events(&mut response, "\n\n", 1).await;
+    assert!(first[0].0.starts_with("data: {"), "{first:?}");
+    assert!(first[0].0.contains(r#""observedAt""#), "{first:?}");
+    assert_eq!(
+        *app.hub.producers().borrow(),
+        1,
+        "the city's live producer runs"
+    );
+    drop(response);
+    // The call is cancelled: the city's producer stops with its last subscriber.
+    app.wait_for_no_producers().await;
+}
