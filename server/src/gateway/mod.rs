@@ -7,6 +7,8 @@
 //! the server's own gRPC router, so it passes the same layers as any other: token, limits,
 //! deadline, access log and metrics (under the gRPC method's name).
 //!
+//! The OpenAPI 3.1 document of all of it is served at `/openapi.json` ([`openapi`]).
+//!
 //! Errors are `google.rpc.Status` as JSON (`code`, `message`, `details` with `@type`), with
 //! the HTTP status Google's APIs and grpc-gateway use for each gRPC code ([`status`]).
 //!
@@ -14,6 +16,7 @@
 //! when the client asks for `application/x-ndjson`, with heartbeats; the client going away
 //! cancels the gRPC call. Client streaming has no REST form (501).
 
+mod openapi;
 pub mod rules;
 mod status;
 mod stream;
@@ -44,6 +47,8 @@ pub struct Gateway {
     routes: Arc<Vec<Route>>,
     grpc: Router,
     max_body: usize,
+    /// The OpenAPI document, made once.
+    openapi: Bytes,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -60,7 +65,9 @@ impl Gateway {
     pub fn new(descriptors: &[u8], grpc: Router, max_body: usize) -> Result<Self, String> {
         let pool = DescriptorPool::decode(descriptors).map_err(|error| error.to_string())?;
         let routes = rules::routes(&pool)?;
+        let openapi = openapi::document(&routes, crate::layers::auth::changes_state);
         Ok(Self {
+            openapi: Bytes::from(openapi.to_string()),
             routes: Arc::new(routes),
             grpc,
             max_body,
@@ -74,7 +81,15 @@ impl Gateway {
             .iter()
             .filter_map(|route| route.path.split('/').nth(1).map(str::to_owned))
             .collect();
-        let mut router = Router::new();
+        let mut router = Router::new().route(
+            "/openapi.json",
+            axum::routing::get(|State(gateway): State<Gateway>| async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    gateway.openapi,
+                )
+            }),
+        );
         for prefix in prefixes {
             router = router.route(&format!("/{prefix}/{{*rest}}"), axum::routing::any(handle));
         }

@@ -410,3 +410,94 @@ async fn a_client_leaving_a_rest_stream_cancels_the_call() {
     // The call is cancelled: the city's producer stops with its last subscriber.
     app.wait_for_no_producers().await;
 }
+
+/// Every `$ref` in `value`.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "$ref" {
+                    out.push(value.as_str().expect("a string").to_owned());
+                } else {
+                    refs(value, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_rest_operation() {
+    let app = spawn_app().await;
+    let client = Client::new();
+    let (status, _, document) = call(&client, &app, Method::GET, "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = &document["paths"];
+    for (path, verb) in [
+        ("/v1/greeter/hello", "post"),
+        ("/v1/greeter/hello/{name}", "get"),
+        ("/v1/greeter/hello/{name}:stream", "get"),
+        ("/v1/cities", "get"),
+        ("/v1/cities/{city_id}/conditions", "get"),
+        ("/v1/cities/{city_id}/conditions:watch", "get"),
+        ("/v1/cities/{city_id}/forecast", "get"),
+    ] {
+        let operation = &paths[path][verb];
+        assert!(operation.is_object(), "{verb} {path} in {paths}");
+        assert!(operation["operationId"].is_string());
+        assert_eq!(
+            operation["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/google.rpc.Status"
+        );
+    }
+    // Parameters, bodies and comments come from the protos.
+    let forecast = &paths["/v1/cities/{city_id}/forecast"]["get"];
+    assert_eq!(forecast["parameters"][0]["name"], "city_id");
+    assert_eq!(forecast["parameters"][0]["in"], "path");
+    assert_eq!(forecast["parameters"][0]["required"], true);
+    assert!(
+        forecast["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("48 hours")),
+        "{forecast}"
+    );
+    let search: Vec<&str> = paths["/v1/cities"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(search, ["query", "limit"]);
+    assert_eq!(
+        paths["/v1/greeter/hello"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/HelloRequest"
+    );
+    assert!(paths["/v1/cities/{city_id}/conditions:watch"]["get"]["responses"]["200"]["content"]["text/event-stream"].is_object());
+    // The JSON mapping's types.
+    let city = &document["components"]["schemas"]["weather.v1.City"]["properties"];
+    assert_eq!(city["population"]["type"], "string", "uint64 as a string");
+    assert_eq!(
+        city["countryCode"]["type"], "string",
+        "lowerCamelCase names"
+    );
+    let conditions =
+        &document["components"]["schemas"]["weather.v1.CurrentConditions"]["properties"];
+    assert_eq!(conditions["observedAt"]["format"], "date-time");
+    // Every reference resolves.
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(!found.is_empty());
+    for reference in found {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema reference");
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{reference} resolves"
+        );
+    }
+}
