@@ -66,3 +66,38 @@ pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
         .map(|kib| kib * 1024)
         .ok_or_else(|| std::io::Error::other("no VmRSS in /proc status"))
 }
+
+/// Starts the release server at `server_bin` on 127.0.0.1:0 with its data in `data` and
+/// `args` (logging at `warn`), and reads back its URL from its first line. Killed when the
+/// child is dropped. Fails with a hint when the binary is not built.
+pub async fn start_server(
+    server_bin: &std::path::Path,
+    data: &std::path::Path,
+    args: &[&str],
+) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error + Send + Sync>> {
+    use tokio::io::AsyncBufReadExt;
+    if !server_bin.is_file() {
+        return Err(format!(
+            "{} not found: build it first (cargo build --release -p server)",
+            server_bin.display()
+        )
+        .into());
+    }
+    let mut server = tokio::process::Command::new(server_bin)
+        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = server.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await? {
+        if let Some(address) = line.strip_prefix("listening on ") {
+            return Ok((server, format!("http://{address}")));
+        }
+    }
+    Err("the server did not print its address".into())
+}

@@ -3,7 +3,7 @@
 //! Run with: `cargo run -p server -- --help`
 
 use std::{
-    io::IsTerminal,
+    io::{IsTerminal, Write as _},
     net::{IpAddr, SocketAddr},
     path::Path,
     process::ExitCode,
@@ -75,12 +75,18 @@ async fn main() -> ExitCode {
     };
     match listener.local_addr() {
         Ok(address) => {
-            // Scripts and tests read the chosen port from this line.
-            println!("listening on {address}");
+            // Scripts and tests read the chosen port from the first line. Written at once,
+            // and a stdout closed by a reader that took its line and left is not an error
+            // (`println!` would panic on it).
+            let mut lines = format!("listening on {address}\n");
             if config.static_dir.is_some() || embedded {
                 let tls = config.serves_tls();
-                println!("web app: open {}", browser_url(address, tls));
+                lines.push_str(&format!("web app: open {}\n", browser_url(address, tls)));
             }
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(lines.as_bytes())
+                .and_then(|()| stdout.flush());
         }
         Err(error) => tracing::warn!(%error, "cannot read the bound address"),
     }

@@ -9,7 +9,6 @@
 
 use std::{
     path::PathBuf,
-    process::Stdio,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -20,11 +19,7 @@ use hdrhistogram::Histogram;
 use proto::weather::v1::{
     SearchCitiesRequest, WatchRequest, watch_event, weather_service_client::WeatherServiceClient,
 };
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::{Barrier, mpsc},
-};
+use tokio::sync::{Barrier, mpsc};
 use tonic::transport::{Channel, Endpoint};
 
 /// Measures live-update fan-out on the release server.
@@ -59,50 +54,20 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    if !args.server_bin.is_file() {
-        return Err(format!(
-            "{} not found: build it first (cargo build --release -p server)",
-            args.server_bin.display()
-        )
-        .into());
-    }
     // The server's database (unused here) in a directory of its own, removed after.
     let data = tempfile::tempdir()?;
-    let (mut server, address) = start_server(&args, data.path()).await?;
+    let interval = humantime::format_duration(args.interval).to_string();
+    let (mut server, address) = bench::start_server(
+        &args.server_bin,
+        data.path(),
+        &["--live-interval", &interval],
+    )
+    .await
+    .map_err(|error| error.to_string())?;
     let pid = server.id().ok_or("the server exited")?;
     let outcome = measure(&args, &address, pid).await;
     server.kill().await?;
     outcome
-}
-
-/// Starts the server on 127.0.0.1:0 and reads back its address.
-async fn start_server(
-    args: &Args,
-    data: &std::path::Path,
-) -> Result<(Child, String), Box<dyn std::error::Error>> {
-    let mut server = Command::new(&args.server_bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-            "--live-interval",
-        ])
-        .arg(humantime::format_duration(args.interval).to_string())
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some(address) = line.strip_prefix("listening on ") {
-            return Ok((server, format!("http://{address}")));
-        }
-    }
-    Err("the server did not print its address".into())
 }
 
 async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std::error::Error>> {

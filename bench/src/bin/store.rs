@@ -13,7 +13,6 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -32,11 +31,7 @@ use proto::{
     },
 };
 use testkit::postgres::Postgres;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::Mutex,
-};
+use tokio::{process::Child, sync::Mutex};
 use tonic::transport::{Channel, Endpoint};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -89,13 +84,6 @@ enum Measure {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
-    if !args.server_bin.is_file() {
-        return Err(format!(
-            "{} not found: build it first (cargo build --release -p server)",
-            args.server_bin.display()
-        )
-        .into());
-    }
     let data = tempfile::tempdir()?;
     // fsync on: the figures are those of a database that keeps what it acknowledged.
     let postgres = (args.engine == Engine::Postgres).then(Postgres::start_durable);
@@ -132,35 +120,29 @@ async fn main() -> Result<(), Error> {
 }
 
 /// A release server on 127.0.0.1:0 on the database at `url`: the process, its URL, and a
-/// channel to it.
+/// channel to it. Benchmarks are one client working flat out: no per-client budget.
 async fn start(
     server_bin: &Path,
     url: &str,
     data: &Path,
 ) -> Result<(Child, String, Channel), Error> {
-    let mut server = Command::new(server_bin)
-        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--database-url", url])
-        // Benchmarks are one client posting flat out: no per-client budget.
-        .args(["--state-changes-per-minute", "100000000"])
-        .args(["--max-in-flight-per-client", "50000"])
-        .args(["--upload-max-mib", "4096"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some(address) = line.strip_prefix("listening on ") {
-            let url = format!("http://{address}");
-            let channel = Endpoint::from_shared(url.clone())?.connect().await?;
-            return Ok((server, url, channel));
-        }
-    }
-    Err("the server did not print its address".into())
+    let (server, address) = bench::start_server(
+        server_bin,
+        data,
+        &[
+            "--database-url",
+            url,
+            "--state-changes-per-minute",
+            "100000000",
+            "--max-in-flight-per-client",
+            "50000",
+            "--upload-max-mib",
+            "4096",
+        ],
+    )
+    .await?;
+    let channel = Endpoint::from_shared(address.clone())?.connect().await?;
+    Ok((server, address, channel))
 }
 
 async fn chat(
