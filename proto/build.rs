@@ -11,6 +11,8 @@ const PROTOS: &[&str] = &[
     "weather/v1/weather.proto",
     "chat/v1/chat.proto",
     "files/v1/files.proto",
+    "blog/v1/authors.proto",
+    "blog/v1/posts.proto",
     "grpc/testing/test.proto",
 ];
 

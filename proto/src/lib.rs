@@ -42,6 +42,13 @@ pub mod weather {
     }
 }
 
+/// The blog: authors, posts and comments, services that call each other.
+pub mod blog {
+    pub mod v1 {
+        tonic::include_proto!("blog.v1");
+    }
+}
+
 /// Every file's descriptors, encoded: what gRPC server reflection serves, and what lets a
 /// client print any message as JSON.
 #[cfg(feature = "descriptor")]

@@ -6,6 +6,10 @@ use std::{future::Future, io, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, middleware};
 use proto::{
+    blog::v1::{
+        author_service_server::{self, AuthorServiceServer},
+        post_service_server::{self, PostServiceServer},
+    },
     chat::v1::chat_service_server::{self, ChatServiceServer},
     demo::my_service_server::{self, MyServiceServer},
     files::v1::file_service_server::{self, FileServiceServer},
@@ -18,6 +22,7 @@ use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_web::GrpcWebLayer;
 
 use crate::{
+    blog::{AuthorService, Loopback, PostService},
     chat::{ChatService, Rooms},
     config::{Config, WeatherProvider},
     error::ApiError,
@@ -56,6 +61,8 @@ const SERVICES: &[&str] = &[
     weather_service_server::SERVICE_NAME,
     chat_service_server::SERVICE_NAME,
     file_service_server::SERVICE_NAME,
+    author_service_server::SERVICE_NAME,
+    post_service_server::SERVICE_NAME,
     interop::SERVICE_NAME,
 ];
 
@@ -220,12 +227,24 @@ impl App {
             ))),
             max_message
         );
+        // The blog's services call each other through the gRPC router itself.
+        let loopback = Loopback::default();
+        let authors = with_codec!(
+            AuthorServiceServer::new(AuthorService::new(store.clone())),
+            max_message
+        );
+        let posts = with_codec!(
+            PostServiceServer::new(PostService::new(store.clone(), loopback.clone())),
+            max_message
+        );
         let (reflection, reflection_v1alpha) = health::reflection()?;
         let grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
             .add_service(chat)
             .add_service(files)
+            .add_service(authors)
+            .add_service(posts)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_v1alpha)
@@ -263,6 +282,7 @@ impl App {
 
         // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
         // router (so through its layers); outside them itself, as it is not gRPC.
+        loopback.connect(grpc.clone());
         let gateway = Gateway::new(proto::FILE_DESCRIPTOR_SET, grpc.clone(), max_message)
             .map_err(BuildError::Gateway)?;
         let mut router = grpc

@@ -7,6 +7,7 @@
 //! health, reflection, metrics, discovery and shutdown in `ops/`; `app.rs` wires them.
 
 mod app;
+mod blog;
 mod chat;
 pub mod config;
 mod convert;

@@ -363,6 +363,15 @@ fn scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
                 .or_else(|| text.parse().ok())
                 .ok_or_else(|| bad(&format!("a value of {}", descriptor.name())))?,
         ),
+        // A field mask is text in JSON too: `updateMask=title,body`.
+        Kind::Message(message) if message.full_name() == "google.protobuf.FieldMask" => {
+            let json = serde_json::to_string(text).map_err(|error| error.to_string())?;
+            let mut deserializer = serde_json::Deserializer::from_str(&json);
+            Value::Message(
+                DynamicMessage::deserialize(message, &mut deserializer)
+                    .map_err(|error| format!("'{text}' is not a field mask: {error}"))?,
+            )
+        }
         Kind::Message(_) => return Err("a message cannot be given in a path or query".into()),
     })
 }

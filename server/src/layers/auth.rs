@@ -18,7 +18,11 @@ use axum::{
     response::Response,
 };
 use http::header::AUTHORIZATION;
-use proto::{chat::v1::chat_service_server, files::v1::file_service_server};
+use proto::{
+    blog::v1::{author_service_server, post_service_server},
+    chat::v1::chat_service_server,
+    files::v1::file_service_server,
+};
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
@@ -31,6 +35,11 @@ const CHANGES_STATE: &[(&str, &str)] = &[
     (chat_service_server::SERVICE_NAME, "Post"),
     (chat_service_server::SERVICE_NAME, "Join"),
     (file_service_server::SERVICE_NAME, "Upload"),
+    (author_service_server::SERVICE_NAME, "CreateAuthor"),
+    (post_service_server::SERVICE_NAME, "CreatePost"),
+    (post_service_server::SERVICE_NAME, "UpdatePost"),
+    (post_service_server::SERVICE_NAME, "PublishPost"),
+    (post_service_server::SERVICE_NAME, "DeletePost"),
 ];
 
 /// Whether the gRPC method at `path` (`/package.Service/Method`) changes state.

@@ -12,13 +12,13 @@
 //!   always set when read back; a `proto3 optional` scalar maps to a nullable column and to
 //!   `Option` here, never to a sentinel value.
 //! - **Enums** are stored by their proto number (`INTEGER`), read back with the generated
-//!   `try_from`, an unknown number being an error rather than a silent default (none of the
-//!   chat tables has one yet).
+//!   `try_from`, an unknown number being an error rather than a silent default
+//!   (`blog_posts.state`).
 //! - Rows also travel as JSON in PostgreSQL notifications (`NOTIFY`), so a replica gets the
 //!   message exactly as stored, without reading it back.
 
 use chrono::{DateTime, Utc};
-use proto::{chat::v1 as chat, files::v1 as files};
+use proto::{blog::v1 as blog, chat::v1 as chat, files::v1 as files};
 use serde::{Deserialize, Serialize};
 
 /// One row of `chat_messages`.
@@ -84,6 +84,74 @@ impl From<UploadRow> for files::UploadStatus {
             received: id_from_row(row.received),
         }
     }
+}
+
+/// One row of `blog_authors`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuthorRow {
+    pub id: String,
+    pub display_name: String,
+    pub bio: String,
+    pub create_time_us: i64,
+}
+
+impl From<AuthorRow> for blog::Author {
+    fn from(row: AuthorRow) -> Self {
+        Self {
+            id: row.id,
+            display_name: row.display_name,
+            bio: row.bio,
+            create_time: Some(timestamp_from_micros(row.create_time_us)),
+        }
+    }
+}
+
+/// One row of `blog_posts`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PostRow {
+    pub id: String,
+    pub author_id: String,
+    pub title: String,
+    pub body: String,
+    /// `blog.v1.Post.State` by number.
+    pub state: i64,
+    pub create_time_us: i64,
+    pub update_time_us: i64,
+    /// NULL until published.
+    pub publish_time_us: Option<i64>,
+    pub revision: i64,
+}
+
+impl PostRow {
+    /// The post as the API shows it, with its author's name (from the author service).
+    pub fn into_proto(self, author_display_name: String) -> Result<blog::Post, String> {
+        let state = i32::try_from(self.state)
+            .ok()
+            .and_then(|number| blog::post::State::try_from(number).ok())
+            .ok_or_else(|| format!("post {} has an unknown state {}", self.id, self.state))?;
+        Ok(blog::Post {
+            id: self.id,
+            author_id: self.author_id,
+            author_display_name,
+            title: self.title,
+            body: self.body,
+            state: state.into(),
+            create_time: Some(timestamp_from_micros(self.create_time_us)),
+            update_time: Some(timestamp_from_micros(self.update_time_us)),
+            publish_time: self.publish_time_us.map(timestamp_from_micros),
+            etag: etag(self.revision),
+        })
+    }
+}
+
+/// A revision as the etag clients send back.
+pub fn etag(revision: i64) -> String {
+    format!("r{revision}")
+}
+
+/// The revision an etag names, if it is one.
+pub fn revision_of(etag: &str) -> Option<i64> {
+    etag.strip_prefix('r')?.parse().ok()
 }
 
 /// A `uint64` id (or size) as stored.
@@ -204,6 +272,43 @@ mod tests {
             resumable: 1,
         });
         assert_eq!((status.size, status.received), (10, 4));
+    }
+
+    #[test]
+    fn a_post_row_maps_its_enum_optional_time_and_etag() {
+        let row = PostRow {
+            id: "p1".into(),
+            author_id: "a1".into(),
+            title: "t".into(),
+            body: "b".into(),
+            state: 1,
+            create_time_us: 5,
+            update_time_us: 6,
+            publish_time_us: None,
+            revision: 3,
+        };
+        let post = row.clone().into_proto("Ada".into()).expect("maps");
+        assert_eq!(post.state(), blog::post::State::Draft);
+        assert_eq!(
+            post.publish_time, None,
+            "unpublished: no time, not the epoch"
+        );
+        assert_eq!(post.etag, "r3");
+        assert_eq!(revision_of(&post.etag), Some(3));
+        assert_eq!(revision_of("3"), None);
+        let published = PostRow {
+            state: 2,
+            publish_time_us: Some(7),
+            ..row.clone()
+        };
+        let post = published.into_proto(String::new()).expect("maps");
+        assert_eq!(post.state(), blog::post::State::Published);
+        assert_eq!(post.publish_time.map(|t| t.nanos), Some(7_000));
+        let unknown = PostRow { state: 9, ..row };
+        assert!(
+            unknown.into_proto(String::new()).is_err(),
+            "an unknown enum number is an error"
+        );
     }
 
     #[test]

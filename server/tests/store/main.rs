@@ -4,6 +4,7 @@
 //! can show: fan-out across replicas, files served by every replica, and the database
 //! going away and coming back.
 
+mod blog;
 mod chat;
 mod files;
 mod migrations;
