@@ -50,13 +50,18 @@ impl PostService {
         }
     }
 
+    /// The author's name for showing a post: blank if the author is gone (the post still
+    /// shows).
+    async fn name_or_blank<T>(&self, request: &Request<T>, id: &str) -> Result<String, Status> {
+        match self.author_name(request, id).await {
+            Ok(name) => Ok(name),
+            Err(status) if status.code() == Code::NotFound => Ok(String::new()),
+            Err(status) => Err(status),
+        }
+    }
+
     async fn show<T>(&self, request: &Request<T>, row: PostRow) -> Result<Post, Status> {
-        let name = match self.author_name(request, &row.author_id).await {
-            Ok(name) => name,
-            // An author gone from under a post: the post still shows.
-            Err(status) if status.code() == Code::NotFound => String::new(),
-            Err(status) => return Err(status),
-        };
+        let name = self.name_or_blank(request, &row.author_id).await?;
         row.into_proto(name)
             .map_err(|error| ApiError::internal(error).into())
     }
@@ -196,9 +201,19 @@ impl post_service_server::PostService for PostService {
             (true, Some(last)) => encode_token(last.create_time_us, &last.id),
             _ => String::new(),
         };
+        // One call to the author service per author on the page, not per post.
+        let mut names = std::collections::HashMap::new();
         let mut posts = Vec::with_capacity(rows.len());
         for row in rows {
-            posts.push(self.show(&request, row).await?);
+            let name = match names.get(&row.author_id) {
+                Some(name) => String::clone(name),
+                None => {
+                    let name = self.name_or_blank(&request, &row.author_id).await?;
+                    names.insert(row.author_id.clone(), name.clone());
+                    name
+                }
+            };
+            posts.push(row.into_proto(name).map_err(ApiError::internal)?);
         }
         Ok(Response::new(ListPostsResponse {
             posts,
