@@ -78,6 +78,16 @@ impl PostService {
             .ok_or_else(|| not_found(id))
     }
 
+    /// After a write conditioned on `revision`: if it changed no row, someone else changed
+    /// (or deleted) the post in between: ABORTED with the current etag, or NOT_FOUND.
+    async fn written(&self, id: &str, revision: i64, affected: u64) -> Result<(), ApiError> {
+        if affected == 1 {
+            return Ok(());
+        }
+        let current = self.row(id).await?;
+        Err(conflict(id, revision, current.revision))
+    }
+
     /// Refuses a change named by an old etag: ABORTED, saying the current one.
     fn check_etag(row: &PostRow, etag: &str, field: &'static str) -> Result<i64, ApiError> {
         let revision = revision_of(etag).ok_or_else(|| {
@@ -258,7 +268,7 @@ impl post_service_server::PostService for PostService {
         }
         row.update_time_us = micros(Utc::now());
         row.revision = revision + 1;
-        let _writer = self.store.write_lock().await;
+        let writer = self.store.write_lock().await;
         let changed = sqlx::query(
             "UPDATE blog_posts SET title = $1, body = $2, update_time_us = $3, revision = $4 \
              WHERE id = $5 AND revision = $6",
@@ -272,11 +282,9 @@ impl post_service_server::PostService for PostService {
         .execute(self.store.pool())
         .await
         .map_err(database_error)?;
-        drop(_writer);
-        if changed.rows_affected() != 1 {
-            let now = self.row(&row.id).await?;
-            return Err(conflict(&row.id, revision, now.revision).into());
-        }
+        drop(writer);
+        self.written(&row.id, revision, changed.rows_affected())
+            .await?;
         Ok(Response::new(self.show(&request, row).await?))
     }
 
@@ -300,7 +308,7 @@ impl post_service_server::PostService for PostService {
         row.publish_time_us = Some(now);
         row.update_time_us = now;
         row.revision = revision + 1;
-        let _writer = self.store.write_lock().await;
+        let writer = self.store.write_lock().await;
         let changed = sqlx::query(
             "UPDATE blog_posts SET state = $1, publish_time_us = $2, update_time_us = $2, \
              revision = $3 WHERE id = $4 AND revision = $5",
@@ -313,11 +321,8 @@ impl post_service_server::PostService for PostService {
         .execute(self.store.pool())
         .await
         .map_err(database_error)?;
-        drop(_writer);
-        if changed.rows_affected() != 1 {
-            let current = self.row(&id).await?;
-            return Err(conflict(&id, revision, current.revision).into());
-        }
+        drop(writer);
+        self.written(&id, revision, changed.rows_affected()).await?;
         Ok(Response::new(self.show(&request, row).await?))
     }
 
@@ -328,18 +333,15 @@ impl post_service_server::PostService for PostService {
         let DeletePostRequest { id, etag } = request.into_inner();
         let row = self.row(&id).await?;
         let revision = Self::check_etag(&row, &etag, "etag")?;
-        let _writer = self.store.write_lock().await;
+        let writer = self.store.write_lock().await;
         let deleted = sqlx::query("DELETE FROM blog_posts WHERE id = $1 AND revision = $2")
             .bind(&id)
             .bind(revision)
             .execute(self.store.pool())
             .await
             .map_err(database_error)?;
-        drop(_writer);
-        if deleted.rows_affected() != 1 {
-            let current = self.row(&id).await?;
-            return Err(conflict(&id, revision, current.revision).into());
-        }
+        drop(writer);
+        self.written(&id, revision, deleted.rows_affected()).await?;
         Ok(Response::new(()))
     }
 }
