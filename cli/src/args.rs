@@ -152,6 +152,10 @@ pub enum Command {
     #[command(subcommand)]
     Files(FilesCommand),
 
+    /// The blog: authors and posts (writing needs --token when the server has one).
+    #[command(subcommand)]
+    Blog(BlogCommand),
+
     /// grpc.health.v1.Health.Check: is the server, or one service, serving?
     Health {
         /// A service name such as `Greeter`; empty for the whole server.
@@ -298,6 +302,49 @@ pub enum ChatCommand {
         #[arg(long, value_name = "ID")]
         after: Option<u64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlogCommand {
+    /// Makes an author; prints its id.
+    NewAuthor {
+        display_name: String,
+        #[arg(long, default_value = "")]
+        bio: String,
+    },
+    /// One author.
+    Author { id: String },
+    /// Makes a draft post by AUTHOR_ID; the body is read from --body-file or stdin.
+    NewPost {
+        author_id: String,
+        title: String,
+        /// Markdown file with the body (default: stdin).
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+    },
+    /// One post.
+    Post { id: String },
+    /// Posts, newest first, one page.
+    Posts {
+        #[arg(long)]
+        author: Option<String>,
+        /// 1-100 (default 20).
+        #[arg(long, default_value_t = 0)]
+        page_size: i32,
+        /// From the previous page's "next page" line.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// Changes a post's title (ETAG from `blog post ID`; refused if someone changed it since).
+    Retitle {
+        id: String,
+        etag: String,
+        title: String,
+    },
+    /// Publishes a draft.
+    Publish { id: String, etag: String },
+    /// Deletes a post.
+    Delete { id: String, etag: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -657,3 +657,66 @@ async fn an_upload_cut_by_the_network_resumes_where_the_server_left_off() {
     assert_eq!(run.code, Some(1));
     assert_stderr_has(&run, "ALREADY_EXISTS");
 }
+
+#[tokio::test]
+async fn blog_authors_and_posts_from_the_command_line() {
+    let server = start_server().await;
+    let run = client(&server, &["blog", "new-author", "Ada Lovelace"], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let author = run
+        .stdout
+        .split_whitespace()
+        .next()
+        .expect("an id")
+        .to_owned();
+
+    let run = client(
+        &server,
+        &["blog", "new-post", &author, "Notes"],
+        "# On the Engine\n",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let fields: Vec<&str> = run.stdout.split_whitespace().collect();
+    let (id, etag) = (fields[0].to_owned(), fields[1].to_owned());
+    assert_eq!(etag, "r1");
+    assert!(
+        run.stdout.contains("STATE_DRAFT") || run.stdout.contains("DRAFT"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.trim_end().ends_with("Notes (by Ada Lovelace)"),
+        "{}",
+        run.stdout
+    );
+
+    let run = client(&server, &["blog", "post", &id, "-o", "json"], "").await;
+    let post: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+    assert_eq!(post["body"], "# On the Engine\n");
+
+    let run = client(
+        &server,
+        &["blog", "retitle", &id, "r1", "Notes, edited"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // The old etag again: someone else's change is not overwritten.
+    let run = client(&server, &["blog", "retitle", &id, "r1", "Lost"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(&run, "error: ABORTED: ");
+    let run = client(&server, &["blog", "publish", &id, "r2"], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("PUBLISHED"), "{}", run.stdout);
+
+    let run = client(&server, &["blog", "posts", "--author", &author], "").await;
+    assert_eq!(lines(&run.stdout).len(), 1, "{}", run.stdout);
+    assert!(run.stdout.contains("Notes, edited"), "{}", run.stdout);
+    let run = client(&server, &["blog", "new-post", "nobody", "x"], "").await;
+    assert_eq!(run.code, Some(1));
+    assert_stderr_has(
+        &run,
+        "error: INVALID_ARGUMENT: post.author_id: no author 'nobody'",
+    );
+}

@@ -21,6 +21,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use clap::Parser;
 
+mod blog;
 mod files;
 mod weather;
 
@@ -66,6 +67,7 @@ impl Calls {
             Command::Weather(command) => self.weather(command).await,
             Command::Chat(command) => self.chat(command).await,
             Command::Files(command) => self.files(command).await,
+            Command::Blog(command) => self.blog(command).await,
             Command::Health { service } => {
                 let mut client = HealthClient::new(self.transport.clone()).accept_compressed(GZIP);
                 let status = self
