@@ -681,7 +681,7 @@ async fn blog_authors_and_posts_from_the_command_line() {
     let (id, etag) = (fields[0].to_owned(), fields[1].to_owned());
     assert_eq!(etag, "r1");
     assert!(
-        run.stdout.contains("STATE_DRAFT") || run.stdout.contains("DRAFT"),
+        run.stdout.contains("  DRAFT  "),
         "{}",
         run.stdout
     );
