@@ -680,11 +680,7 @@ async fn blog_authors_and_posts_from_the_command_line() {
     let fields: Vec<&str> = run.stdout.split_whitespace().collect();
     let (id, etag) = (fields[0].to_owned(), fields[1].to_owned());
     assert_eq!(etag, "r1");
-    assert!(
-        run.stdout.contains("  DRAFT  "),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("  DRAFT  "), "{}", run.stdout);
     assert!(
         run.stdout.trim_end().ends_with("Notes (by Ada Lovelace)"),
         "{}",
