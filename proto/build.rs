@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "files/v1/files.proto",
     "blog/v1/authors.proto",
     "blog/v1/posts.proto",
+    "blog/v1/comments.proto",
     "grpc/testing/test.proto",
 ];
 
@@ -22,6 +23,7 @@ const IMPORTS: &[&str] = &[
     "grpc/testing/messages.proto",
     "google/api/annotations.proto",
     "google/api/http.proto",
+    "google/api/field_behavior.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -8,6 +8,7 @@ use axum::{Router, middleware};
 use proto::{
     blog::v1::{
         author_service_server::{self, AuthorServiceServer},
+        comment_service_server::{self, CommentServiceServer},
         post_service_server::{self, PostServiceServer},
     },
     chat::v1::chat_service_server::{self, ChatServiceServer},
@@ -22,9 +23,9 @@ use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_web::GrpcWebLayer;
 
 use crate::{
-    blog::{AuthorService, Loopback, PostService},
+    blog::{AuthorService, CommentService, Loopback, Peer, PostService, comments},
     chat::{ChatService, Rooms},
-    config::{Config, WeatherProvider},
+    config::{BlogService, Config, WeatherProvider},
     error::ApiError,
     files::{FileService, FileStore},
     gateway::Gateway,
@@ -41,7 +42,7 @@ use crate::{
         metrics::Metrics,
         registry::{Registered, RegistrySettings},
     },
-    store::{Store, StoreError},
+    store::{Store, StoreError, changes::Changes},
     transport::{
         accept::{self, ConnectionLimits},
         static_files,
@@ -54,17 +55,37 @@ use crate::{
     },
 };
 
-/// Every service answers for itself in health checks, by its generated name.
+/// The services every server runs; each answers for itself in health checks, by its
+/// generated name.
 const SERVICES: &[&str] = &[
     greeter_server::SERVICE_NAME,
     my_service_server::SERVICE_NAME,
     weather_service_server::SERVICE_NAME,
     chat_service_server::SERVICE_NAME,
     file_service_server::SERVICE_NAME,
-    author_service_server::SERVICE_NAME,
-    post_service_server::SERVICE_NAME,
     interop::SERVICE_NAME,
 ];
+
+/// A blog service's generated name.
+fn blog_service_name(service: BlogService) -> &'static str {
+    match service {
+        BlogService::Authors => author_service_server::SERVICE_NAME,
+        BlogService::Posts => post_service_server::SERVICE_NAME,
+        BlogService::Comments => comment_service_server::SERVICE_NAME,
+    }
+}
+
+/// The services this server runs: every one above, and the blog's in `--services`.
+fn served_services(config: &Config) -> Vec<&'static str> {
+    let mut blog: Vec<&'static str> = config
+        .services
+        .iter()
+        .map(|service| blog_service_name(*service))
+        .collect();
+    blog.sort_unstable();
+    blog.dedup();
+    SERVICES.iter().copied().chain(blog).collect()
+}
 
 /// The live subscriptions whose clients keep their request open by design: exempt from the
 /// request's idle and lifetime limits, bounded per client instead.
@@ -125,6 +146,8 @@ pub enum BuildError {
     Chat(ApiError),
     #[error("cannot build the REST gateway: {0}")]
     Gateway(String),
+    #[error("cannot start the blog: {0}")]
+    Blog(String),
 }
 
 impl App {
@@ -141,7 +164,8 @@ impl App {
             "weather"
         );
         let hub = LiveHub::new(config.live_interval, Arc::clone(&provider));
-        let served: Vec<&str> = SERVICES.iter().chain(&health::SERVICES).copied().collect();
+        let services = served_services(config);
+        let served: Vec<&str> = services.iter().chain(&health::SERVICES).copied().collect();
         let descriptors: Vec<&[u8]> = std::iter::once(proto::FILE_DESCRIPTOR_SET)
             .chain(health::DESCRIPTORS)
             .collect();
@@ -154,7 +178,7 @@ impl App {
                 move || *hub.producers().borrow() as i64
             },
         );
-        let (health, health_service) = Health::new(SERVICES);
+        let (health, health_service) = Health::new(&services);
         // With a provider that can fail, the largest city stands for it in health checks.
         let mut readiness = Vec::new();
         if let (Provider::OpenMeteo(_), Some(city)) = (&*provider, catalog.search("", 1).first()) {
@@ -227,24 +251,62 @@ impl App {
             ))),
             max_message
         );
-        // The blog's services call each other through the gRPC router itself.
-        let loopback = Loopback::default();
-        let authors = with_codec!(
-            AuthorServiceServer::new(AuthorService::new(store.clone())),
-            max_message
-        );
-        let posts = with_codec!(
-            PostServiceServer::new(PostService::new(store.clone(), loopback.clone())),
-            max_message
-        );
         let (reflection, reflection_v1alpha) = health::reflection()?;
-        let grpc = Routes::new(greeter)
+        let mut grpc = Routes::new(greeter)
             .add_service(predict)
             .add_service(weather)
             .add_service(chat)
-            .add_service(files)
-            .add_service(authors)
-            .add_service(posts)
+            .add_service(files);
+        // The blog's services call each other through the gRPC router itself, or at
+        // --blog-peer for the ones not run here.
+        let loopback = Loopback::default();
+        let runs = |service| config.services.contains(&service);
+        let peer = |caller: BlogService, callee: BlogService| {
+            if runs(callee) {
+                return Ok(Peer::Local(loopback.clone()));
+            }
+            let Some(url) = &config.blog_peer else {
+                return Err(BuildError::Blog(format!(
+                    "--services runs {caller:?} without {callee:?}, which it calls: \
+                     run both here or give --blog-peer"
+                )));
+            };
+            Peer::remote(url).map_err(BuildError::Blog)
+        };
+        if runs(BlogService::Authors) {
+            grpc = grpc.add_service(with_codec!(
+                AuthorServiceServer::new(AuthorService::new(store.clone())),
+                max_message
+            ));
+        }
+        if runs(BlogService::Posts) {
+            let authors = peer(BlogService::Posts, BlogService::Authors)?;
+            grpc = grpc.add_service(with_codec!(
+                PostServiceServer::new(PostService::new(store.clone(), authors)),
+                max_message
+            ));
+        }
+        if runs(BlogService::Comments) {
+            let posts = peer(BlogService::Comments, BlogService::Posts)?;
+            let changes = Changes::open(
+                store.clone(),
+                comments::CHANNEL,
+                comments::MAX_WATCHED_POSTS,
+                shutdown.clone(),
+            )
+            .await
+            .map_err(|error| BuildError::Blog(error.to_string()))?;
+            grpc = grpc.add_service(with_codec!(
+                CommentServiceServer::new(CommentService::new(
+                    store.clone(),
+                    changes,
+                    posts,
+                    shutdown.clone(),
+                )),
+                max_message
+            ));
+        }
+        let grpc = grpc
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_v1alpha)
@@ -283,8 +345,13 @@ impl App {
         // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
         // router (so through its layers); outside them itself, as it is not gRPC.
         loopback.connect(grpc.clone());
-        let gateway = Gateway::new(proto::FILE_DESCRIPTOR_SET, grpc.clone(), max_message)
-            .map_err(BuildError::Gateway)?;
+        let gateway = Gateway::new(
+            proto::FILE_DESCRIPTOR_SET,
+            &services,
+            grpc.clone(),
+            max_message,
+        )
+        .map_err(BuildError::Gateway)?;
         let mut router = grpc
             .merge(gateway.router())
             .fallback(static_files::fallback(config.static_dir.as_deref()));

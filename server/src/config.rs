@@ -117,6 +117,23 @@ pub struct Config {
     #[arg(long, env = "SERVER_WEATHER_PROVIDER", value_enum, default_value_t = WeatherProvider::Model)]
     pub weather_provider: WeatherProvider,
 
+    /// The blog's services this server runs, comma separated: `authors`, `posts`,
+    /// `comments`. The ones it does not run are reached at --blog-peer (posts call authors,
+    /// comments call posts).
+    #[arg(
+        long,
+        env = "SERVER_SERVICES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "authors,posts,comments"
+    )]
+    pub services: Vec<BlogService>,
+
+    /// Where the blog's services not run here are served: another server of this binary,
+    /// `http://HOST:PORT` (plain HTTP/2, inside a deployment's own network).
+    #[arg(long, env = "SERVER_BLOG_PEER", value_parser = blog_peer)]
+    pub blog_peer: Option<String>,
+
     /// Base URL of the Open-Meteo API (another instance, or a test double).
     #[arg(long, env = "SERVER_OPEN_METEO_URL", default_value = "https://api.open-meteo.com",
           value_parser = flags::http_url)]
@@ -365,6 +382,29 @@ fn database_url(value: &str) -> Result<String, String> {
 pub enum LogFormat {
     Human,
     Json,
+}
+
+/// The blog's services, as `--services` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BlogService {
+    /// `blog.v1.AuthorService`.
+    Authors,
+    /// `blog.v1.PostService` (calls the author service).
+    Posts,
+    /// `blog.v1.CommentService` (calls the post service).
+    Comments,
+}
+
+fn blog_peer(value: &str) -> Result<String, String> {
+    let url = flags::http_url(value)?;
+    if url.starts_with("https://") {
+        return Err(
+            "expected http://HOST:PORT: the blog's services call each other over \
+                    plain HTTP/2 inside a deployment"
+                .into(),
+        );
+    }
+    Ok(url)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

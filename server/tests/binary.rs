@@ -453,3 +453,163 @@ async fn a_kill_mid_chat_loses_nothing_acknowledged_on_postgres() {
     let cluster = testkit::postgres::Postgres::start();
     kill_mid_chat_loses_nothing_acknowledged(Some(&cluster.database())).await;
 }
+
+/// The blog split across two servers on one PostgreSQL: one runs the author and post
+/// services, the other the comment service, reaching posts at `--blog-peer`. A comment
+/// added on the second checks its post on the first with the caller's request id and what
+/// is left of its deadline (seen in the first's access log); with the first gone, the
+/// caller gets UNAVAILABLE naming the post service.
+#[tokio::test]
+async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_service() {
+    use proto::blog::v1::{
+        AddCommentRequest, Author, Comment, CreateAuthorRequest, CreatePostRequest, GetPostRequest,
+        Post, PublishPostRequest, author_service_client::AuthorServiceClient,
+        comment_service_client::CommentServiceClient, post_service_client::PostServiceClient,
+    };
+    use tonic::{Code, Request, transport::Channel};
+
+    const TOKEN: &str = "split-deployment-token";
+    let authorized = |mut request: Request<()>| {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {TOKEN}").parse().expect("ascii"),
+        );
+        Ok(request)
+    };
+    let cluster = testkit::postgres::Postgres::start();
+    let url = cluster.database();
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let (mut posts_server, posts_address) = start(
+        data_a.path(),
+        &[
+            "--database-url",
+            &url,
+            "--services",
+            "authors,posts",
+            "--auth-token",
+            TOKEN,
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+        ],
+        Stdio::piped(),
+    )
+    .await;
+    let peer = format!("http://{posts_address}");
+    let (mut comments_server, comments_address) = start(
+        data_b.path(),
+        &[
+            "--database-url",
+            &url,
+            "--services",
+            "comments",
+            "--blog-peer",
+            &peer,
+            "--auth-token",
+            TOKEN,
+        ],
+        Stdio::null(),
+    )
+    .await;
+    let connect = |address: &str| {
+        Channel::from_shared(format!("http://{address}"))
+            .expect("uri")
+            .connect_lazy()
+    };
+    let (on_posts, on_comments) = (connect(&posts_address), connect(&comments_address));
+
+    let author = AuthorServiceClient::with_interceptor(on_posts.clone(), authorized)
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                display_name: "Ada".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("author")
+        .into_inner();
+    let mut posts = PostServiceClient::with_interceptor(on_posts.clone(), authorized);
+    let draft = posts
+        .create_post(CreatePostRequest {
+            post: Some(Post {
+                author_id: author.id,
+                title: "Split".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("post")
+        .into_inner();
+    let post = posts
+        .publish_post(PublishPostRequest {
+            id: draft.id.clone(),
+            etag: draft.etag,
+        })
+        .await
+        .expect("publish")
+        .into_inner();
+    let not_here = PostServiceClient::new(on_comments.clone())
+        .get_post(GetPostRequest {
+            id: post.id.clone(),
+        })
+        .await
+        .expect_err("the second server does not run the post service");
+    assert_eq!(not_here.code(), Code::Unimplemented);
+
+    let mut comments = CommentServiceClient::with_interceptor(on_comments, authorized);
+    let add = |text: &str| {
+        let mut request = Request::new(AddCommentRequest {
+            post_id: post.id.clone(),
+            comment: Some(Comment {
+                author: "Grace".into(),
+                text: text.into(),
+                ..Default::default()
+            }),
+        });
+        request
+            .metadata_mut()
+            .insert("x-request-id", "split-call-1".parse().expect("ascii"));
+        request.set_timeout(std::time::Duration::from_secs(5));
+        request
+    };
+    let added = comments.add_comment(add("across")).await.expect("added");
+    assert_eq!(added.get_ref().id, 1);
+
+    let mut stderr = BufReader::new(posts_server.stderr.take().expect("stderr")).lines();
+    let callee = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = stderr.next_line().await.expect("readable") {
+            let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            if entry["target"] == "access"
+                && entry["fields"]["method"] == "/blog.v1.PostService/GetPost"
+                && entry["fields"]["request_id"] == "split-call-1"
+            {
+                return entry;
+            }
+        }
+        panic!("the post service saw no GetPost with the caller's request id");
+    })
+    .await
+    .expect("in time");
+    let timeout_ms = callee["fields"]["timeout_ms"].as_u64().expect("a deadline");
+    assert!(
+        (1..=5000).contains(&timeout_ms),
+        "what is left of the caller's 5 s: {timeout_ms} ms"
+    );
+
+    posts_server.kill().await.expect("killed");
+    let down = comments
+        .add_comment(add("after"))
+        .await
+        .expect_err("the post service is gone");
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    assert!(
+        down.message().contains("the post service"),
+        "names the service: {}",
+        down.message()
+    );
+    comments_server.kill().await.expect("killed");
+}

@@ -10,7 +10,7 @@ use proto::blog::v1::{
 };
 use tonic::{Code, Request, Response, Status};
 
-use super::{Loopback, forward, from_callee};
+use super::{Peer, forward, from_callee};
 use crate::{
     error::ApiError,
     store::{
@@ -30,14 +30,14 @@ const COLUMNS: &str = "id, author_id, title, body, state, create_time_us, update
 #[derive(Debug, Clone)]
 pub struct PostService {
     store: Store,
-    authors: AuthorServiceClient<Loopback>,
+    authors: AuthorServiceClient<Peer>,
 }
 
 impl PostService {
-    pub fn new(store: Store, services: Loopback) -> Self {
+    pub fn new(store: Store, authors: Peer) -> Self {
         Self {
             store,
-            authors: AuthorServiceClient::new(services),
+            authors: AuthorServiceClient::new(authors),
         }
     }
 

@@ -62,9 +62,16 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// The routes of `descriptors` (an encoded FileDescriptorSet), calling into `grpc`;
     /// request bodies of at most `max_body` bytes.
-    pub fn new(descriptors: &[u8], grpc: Router, max_body: usize) -> Result<Self, String> {
+    pub fn new(
+        descriptors: &[u8],
+        services: &[&str],
+        grpc: Router,
+        max_body: usize,
+    ) -> Result<Self, String> {
         let pool = DescriptorPool::decode(descriptors).map_err(|error| error.to_string())?;
-        let routes = rules::routes(&pool)?;
+        let mut routes = rules::routes(&pool)?;
+        // Only the services this server runs (`--services`).
+        routes.retain(|route| services.contains(&route.method.parent_service().full_name()));
         let openapi = openapi::document(&routes, crate::layers::auth::changes_state);
         Ok(Self {
             openapi: Bytes::from(openapi.to_string()),

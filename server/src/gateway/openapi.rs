@@ -200,17 +200,28 @@ impl Schemas {
         if !self.0.contains_key(&name) {
             self.0.insert(name.clone(), json!({}));
             let mut properties = Map::new();
+            let mut required = Vec::new();
             for field in message.fields() {
                 let mut schema = self.field(&field);
-                let comment = comment_of_field(&field);
-                if !comment.is_empty()
-                    && let Value::Object(object) = &mut schema
-                {
-                    object.insert("description".into(), json!(comment));
+                let behavior = behavior_of(&field);
+                if let Value::Object(object) = &mut schema {
+                    let comment = comment_of_field(&field);
+                    if !comment.is_empty() {
+                        object.insert("description".into(), json!(comment));
+                    }
+                    if behavior.contains(&OUTPUT_ONLY) {
+                        object.insert("readOnly".into(), json!(true));
+                    }
+                }
+                if behavior.contains(&REQUIRED) {
+                    required.push(json!(field.json_name()));
                 }
                 properties.insert(field.json_name().to_owned(), schema);
             }
             let mut schema = json!({"type": "object", "properties": properties});
+            if !required.is_empty() {
+                schema["required"] = Value::Array(required);
+            }
             let comment = comment_of(message.parent_file_descriptor_proto(), message.path());
             if !comment.is_empty() {
                 schema["description"] = json!(comment);
@@ -289,6 +300,31 @@ fn well_known(name: &str) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+/// `google.api.FieldBehavior` numbers the document uses.
+const REQUIRED: i32 = 2;
+const OUTPUT_ONLY: i32 = 3;
+
+/// The field's `google.api.field_behavior` values, by number.
+fn behavior_of(field: &FieldDescriptor) -> Vec<i32> {
+    let Some(extension) = field
+        .parent_pool()
+        .get_extension_by_name("google.api.field_behavior")
+    else {
+        return Vec::new();
+    };
+    let options = field.options();
+    if !options.has_extension(&extension) {
+        return Vec::new();
+    }
+    match &*options.get_extension(&extension) {
+        prost_reflect::Value::List(values) => values
+            .iter()
+            .filter_map(prost_reflect::Value::as_enum_number)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn comment_of_method(method: &MethodDescriptor) -> String {

@@ -4,7 +4,7 @@
 //! UUID otherwise. Handlers see it in the request metadata, the client gets it back in the
 //! response headers, and it tags the call's tracing span. When the call ends (its trailers
 //! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer,
-//! request id, user agent.
+//! request id, the deadline it came with (`timeout_ms`), user agent.
 //!
 //! The call's metrics are recorded here too, from the same observations: both need the
 //! method, the final code, the duration and the bytes each way, and taking them once per
@@ -70,6 +70,11 @@ pub async fn log_call(
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0),
         request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        timeout_ms: request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| super::deadline::parse_grpc_timeout(value.to_str().ok()?))
+            .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
         // gRPC-Web clients name themselves in `x-user-agent` (a page cannot set the other).
         agent: ["x-user-agent", "user-agent"]
             .iter()
@@ -114,6 +119,8 @@ struct Call {
     method: String,
     peer: Option<SocketAddr>,
     request_id: String,
+    /// The deadline the call came with (`grpc-timeout`), if any.
+    timeout_ms: Option<u64>,
     agent: String,
     started: Instant,
 }
@@ -137,6 +144,7 @@ impl Call {
             duration_ms = seconds * 1000.0,
             %peer,
             request_id = %self.request_id,
+            timeout_ms = self.timeout_ms,
             agent = %self.agent,
             "call"
         );

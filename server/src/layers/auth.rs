@@ -1,10 +1,15 @@
 //! Authentication: one bearer token, required for the methods that change state.
 //!
 //! Which methods change state is decided here, in one list: posting to a chat room
-//! (`chat.v1.ChatService/Post` and `/Join`) and uploading a file
-//! (`files.v1.FileService/Upload`). Everything else only reads (greetings, predictions,
-//! weather, chat subscriptions, file listing and download, health, reflection, the interop
-//! service) and stays open, so the seeds' clients keep working unchanged.
+//! (`chat.v1.ChatService/Post` and `/Join`), uploading a file
+//! (`files.v1.FileService/Upload`), and the blog's writes (authors, posts, comments).
+//! Everything else only reads (greetings, predictions, weather, chat subscriptions, file
+//! listing and download, the blog's reads, health, reflection, the interop service) and
+//! stays open, so the seeds' clients keep working unchanged.
+//!
+//! One token means one writer's identity: the blog's posts name their author by an
+//! `author_id` in the request, not by the token (a server with several writers would give
+//! each a token and take the author from it; this one has a single shared secret).
 //!
 //! Without a token configured, every method is open (the server warns at start). With one,
 //! a protected call without `authorization: Bearer <token>` gets UNAUTHENTICATED, and one
@@ -19,7 +24,7 @@ use axum::{
 };
 use http::header::AUTHORIZATION;
 use proto::{
-    blog::v1::{author_service_server, post_service_server},
+    blog::v1::{author_service_server, comment_service_server, post_service_server},
     chat::v1::chat_service_server,
     files::v1::file_service_server,
 };
@@ -40,6 +45,7 @@ const CHANGES_STATE: &[(&str, &str)] = &[
     (post_service_server::SERVICE_NAME, "UpdatePost"),
     (post_service_server::SERVICE_NAME, "PublishPost"),
     (post_service_server::SERVICE_NAME, "DeletePost"),
+    (comment_service_server::SERVICE_NAME, "AddComment"),
 ];
 
 /// Whether the gRPC method at `path` (`/package.Service/Method`) changes state.

@@ -22,8 +22,20 @@ const GRPC_TIMEOUT: &str = "grpc-timeout";
 #[cfg(test)]
 const DEADLINE_EXCEEDED: &str = "4";
 
+/// A call's deadline, in its request's extensions, for the calls it makes on to other
+/// services (`blog::forward`).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// The time left, zero once passed.
+    pub fn remaining(self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+}
+
 /// Middleware (`axum::middleware::from_fn`) that applies the request's `grpc-timeout`.
-pub async fn enforce(request: Request, next: Next) -> Response {
+pub async fn enforce(mut request: Request, next: Next) -> Response {
     let Some(timeout) = request
         .headers()
         .get(GRPC_TIMEOUT)
@@ -32,6 +44,7 @@ pub async fn enforce(request: Request, next: Next) -> Response {
         return next.run(request).await;
     };
     let deadline = Instant::now() + timeout;
+    request.extensions_mut().insert(Deadline(deadline));
     let exceeded = || Status::deadline_exceeded("deadline exceeded");
     match tokio::time::timeout_at(deadline, next.run(request)).await {
         Ok(response) => {
@@ -43,7 +56,7 @@ pub async fn enforce(request: Request, next: Next) -> Response {
 
 /// `grpc-timeout`: at most 8 digits and a unit (Hours, Minutes, Seconds, milliseconds,
 /// microseconds, nanoseconds). Anything else is ignored, as the gRPC spec says.
-fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

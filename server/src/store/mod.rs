@@ -9,6 +9,7 @@
 //! writes queue on one lock in this process (rather than on `SQLITE_BUSY`); PostgreSQL tells
 //! every replica about a new chat message with `NOTIFY` (see `chat::rooms`).
 
+pub mod changes;
 pub mod rows;
 
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};

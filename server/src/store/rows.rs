@@ -144,6 +144,28 @@ impl PostRow {
     }
 }
 
+/// One row of `blog_comments`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CommentRow {
+    pub post_id: String,
+    pub id: i64,
+    pub author: String,
+    pub text: String,
+    pub create_time_us: i64,
+}
+
+impl From<CommentRow> for blog::Comment {
+    fn from(row: CommentRow) -> Self {
+        Self {
+            post_id: row.post_id,
+            id: row.id,
+            author: row.author,
+            text: row.text,
+            create_time: Some(timestamp_from_micros(row.create_time_us)),
+        }
+    }
+}
+
 /// A revision as the etag clients send back.
 pub fn etag(revision: i64) -> String {
     format!("r{revision}")

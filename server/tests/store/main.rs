@@ -6,6 +6,7 @@
 
 mod blog;
 mod chat;
+mod comments;
 mod files;
 mod migrations;
 mod replicas;
