@@ -23,7 +23,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
  */
 export async function startServer({
   liveInterval = '300ms', drainDelay = '0s', args = [], tls = false, staticDir = DIST_DIR,
-  cwd = undefined, dataDir = undefined,
+  cwd = undefined, dataDir = undefined, listen = '127.0.0.1:0',
 } = {}) {
   const ownDataDir = dataDir === undefined ? mkdtempSync(join(tmpdir(), 'e2e-data-')) : undefined;
   const removeOwnData = () => {
@@ -31,7 +31,7 @@ export async function startServer({
   };
   const child = spawn(
     SERVER_BIN,
-    ['--listen', '127.0.0.1:0', '--data-dir', dataDir ?? ownDataDir,
+    ['--listen', listen, '--data-dir', dataDir ?? ownDataDir,
       ...(staticDir ? ['--static-dir', staticDir] : []),
       '--live-interval', liveInterval, '--drain-delay', drainDelay, '--log', 'info,server=debug',
       ...args],

@@ -19,6 +19,7 @@ const TEMPLATE = new URL('../deploy/nginx.conf', import.meta.url);
 
 let dir;
 let replicas = [];
+let comments;
 let balancer;
 let browser;
 let database;
@@ -32,14 +33,20 @@ async function freePort() {
   return port;
 }
 
+/** `upstream NAME { ... }` on `addresses`. */
+function upstream(name, addresses) {
+  return `upstream ${name} {\n${addresses
+    .map((address) => `    server ${address} max_fails=1 fail_timeout=30s;`).join('\n')}\n  }`;
+}
+
 /** nginx with deploy/nginx.conf's servers, on loopback ports, retried if one was taken. */
-async function startNginx(upstreams) {
+async function startNginx(upstreams, comments) {
   const template = await readFile(TEMPLATE, 'utf8');
   for (let attempt = 1; ; attempt += 1) {
     const [grpcPort, webPort] = [await freePort(), await freePort()];
     const config = template
-      .replace(/upstream replicas \{[^}]*\}/, `upstream replicas {\n${upstreams
-        .map((address) => `    server ${address} max_fails=1 fail_timeout=30s;`).join('\n')}\n  }`)
+      .replace(/upstream replicas \{[^}]*\}/, upstream('replicas', upstreams))
+      .replace(/upstream comments \{[^}]*\}/, upstream('comments', [comments]))
       .replaceAll('listen 8443', `listen 127.0.0.1:${grpcPort}`)
       .replaceAll('listen 8080', `listen 127.0.0.1:${webPort}`);
     const prefix = join(dir, `nginx-${attempt}`);
@@ -102,23 +109,31 @@ const served = (replica) => replica.countLogs(/access: call method=\/Greeter\/Sa
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'e2e-topology-'));
-  // Every replica on one PostgreSQL; nginx on loopback is the trusted proxy; the drain
-  // delay is what a balancer needs.
+  // Every server on one PostgreSQL; nginx on loopback is the trusted proxy; the drain
+  // delay is what a balancer needs. The blog is split as in compose.yaml: the replicas run
+  // authors and posts, one more server the comments, calling posts back through nginx.
   database = await startPostgres();
   for (let n = 0; n < 3; n += 1) {
     replicas.push(await startServer({
       drainDelay: '500ms',
       args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1',
-        '--database-url', database.url],
+        '--database-url', database.url, '--services', 'authors,posts'],
     }));
   }
-  balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host));
+  const commentsAddress = `127.0.0.1:${await freePort()}`;
+  balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host), commentsAddress);
+  comments = await startServer({
+    listen: commentsAddress,
+    args: ['--trusted-proxies', '127.0.0.1', '--database-url', database.url,
+      '--services', 'comments', '--blog-peer', balancer.grpc],
+  });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   await balancer?.stop();
+  await comments?.stop();
   for (const replica of replicas) await replica.stop();
   await database?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -186,6 +201,31 @@ test('uploads over 1 MiB and client streams pass through the balancer', async ()
   assert.equal(names.code, 0, names.stderr);
   assert.match(names.stdout, /Ada/);
   assert.match(names.stdout, /3/);
+});
+
+test('the blog runs split: comments on a server of their own, posts on the replicas, one address', async () => {
+  const rest = async (method, path, body) => {
+    const response = await fetch(`${balancer.web}${path}`, {
+      method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  };
+  const author = await rest('POST', '/v1/authors', { displayName: 'Split' });
+  assert.equal(author.status, 200, JSON.stringify(author.json));
+  const draft = await rest('POST', '/v1/posts', { authorId: author.json.id, title: 'Split deployment' });
+  const post = await rest('POST', `/v1/posts/${draft.json.id}:publish`, { etag: draft.json.etag });
+  assert.equal(post.status, 200, JSON.stringify(post.json));
+  const added = await rest('POST', `/v1/posts/${post.json.id}/comments`, { author: 'Ada', text: 'through nginx' });
+  assert.equal(added.status, 200, JSON.stringify(added.json));
+  assert.equal(added.json.id, '1', 'int64 as a string');
+  const listed = await rest('GET', `/v1/posts/${post.json.id}/comments`);
+  assert.deepEqual(listed.json.comments.map((comment) => comment.text), ['through nginx']);
+  // The comments server answered, having asked a replica for the post through nginx.
+  assert.equal(comments.countLogs(/access: call method=\/blog.v1.CommentService\/AddComment code=OK/), 1);
+  assert.ok(replicas.some((replica) => replica.countLogs(/method=\/blog.v1.PostService\/GetPost code=OK/) > 0));
+  const direct = await fetch(`${replicas[0].url}/v1/posts/${post.json.id}/comments`);
+  assert.equal(direct.status, 404, 'the replicas do not run the comment service');
 });
 
 test('calls spread across the replicas, and none is lost when one dies or drains', async () => {

@@ -144,8 +144,8 @@ impl Call {
             duration_ms = seconds * 1000.0,
             %peer,
             request_id = %self.request_id,
-            timeout_ms = self.timeout_ms,
             agent = %self.agent,
+            timeout_ms = self.timeout_ms,
             "call"
         );
     }
