@@ -5,6 +5,7 @@
 //! HTTP/2 as a browser speaks it.
 
 pub mod postgres;
+pub mod rest;
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
 

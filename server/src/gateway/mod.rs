@@ -7,7 +7,8 @@
 //! the server's own gRPC router, so it passes the same layers as any other: token, limits,
 //! deadline, access log and metrics (under the gRPC method's name).
 //!
-//! The OpenAPI 3.1 document of all of it is served at `/openapi.json` ([`openapi`]).
+//! The OpenAPI 3.1 document of all of it is served at `/openapi.json` and `/openapi.yaml`
+//! ([`openapi`]).
 //!
 //! Errors are `google.rpc.Status` as JSON (`code`, `message`, `details` with `@type`), with
 //! the HTTP status Google's APIs and grpc-gateway use for each gRPC code ([`status`]).
@@ -47,8 +48,9 @@ pub struct Gateway {
     routes: Arc<Vec<Route>>,
     grpc: Router,
     max_body: usize,
-    /// The OpenAPI document, made once.
+    /// The OpenAPI document, made once, as JSON and as YAML.
     openapi: Bytes,
+    openapi_yaml: Bytes,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -73,8 +75,10 @@ impl Gateway {
         // Only the services this server runs (`--services`).
         routes.retain(|route| services.contains(&route.method.parent_service().full_name()));
         let openapi = openapi::document(&routes, crate::layers::auth::changes_state);
+        let yaml = serde_norway::to_string(&openapi).map_err(|error| error.to_string())?;
         Ok(Self {
             openapi: Bytes::from(openapi.to_string()),
+            openapi_yaml: Bytes::from(yaml),
             routes: Arc::new(routes),
             grpc,
             max_body,
@@ -88,15 +92,25 @@ impl Gateway {
             .iter()
             .filter_map(|route| route.path.split('/').nth(1).map(str::to_owned))
             .collect();
-        let mut router = Router::new().route(
-            "/openapi.json",
-            axum::routing::get(|State(gateway): State<Gateway>| async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    gateway.openapi,
-                )
-            }),
-        );
+        let mut router = Router::new()
+            .route(
+                "/openapi.json",
+                axum::routing::get(|State(gateway): State<Gateway>| async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        gateway.openapi,
+                    )
+                }),
+            )
+            .route(
+                "/openapi.yaml",
+                axum::routing::get(|State(gateway): State<Gateway>| async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/yaml")],
+                        gateway.openapi_yaml,
+                    )
+                }),
+            );
         for prefix in prefixes {
             router = router.route(&format!("/{prefix}/{{*rest}}"), axum::routing::any(handle));
         }

@@ -2,7 +2,7 @@
 //! routes (compiled from `proto/` at build time, comments included), once at start: every
 //! REST operation with its parameters, request and response schemas in the protobuf JSON
 //! mapping's types, its error response (`google.rpc.Status`), and the bearer token on the
-//! operations that change state. Served at `/openapi.json`.
+//! operations that change state. Served at `/openapi.json` and `/openapi.yaml`.
 
 use std::collections::BTreeMap;
 
@@ -87,17 +87,23 @@ pub fn document(routes: &[Route], needs_token: impl Fn(&str) -> bool) -> Value {
                 .get_field_by_name(&route.response_body)
                 .map_or(json!({}), |f| schemas.field(&f))
         };
+        // A stream's items are described by `x-itemSchema`: OpenAPI 3.2's `itemSchema`, as
+        // an extension, since 3.1's media types have no field for it.
         let content = if method.is_server_streaming() {
             json!({
                 "text/event-stream": {
-                    "schema": {"type": "string"},
-                    "description": "Server-Sent Events: `data: <message>` per message, `event: error` with a google.rpc.Status at a failed end",
-                    "itemSchema": reply,
+                    "schema": {
+                        "type": "string",
+                        "description": "Server-Sent Events: `data: <message>` per message, `event: error` with a google.rpc.Status at a failed end",
+                    },
+                    "x-itemSchema": reply,
                 },
                 "application/x-ndjson": {
-                    "schema": {"type": "string"},
-                    "description": "One `{\"result\": <message>}` per line, `{\"error\": <google.rpc.Status>}` last on failure",
-                    "itemSchema": {"type": "object", "properties": {"result": reply, "error": {"$ref": "#/components/schemas/google.rpc.Status"}}},
+                    "schema": {
+                        "type": "string",
+                        "description": "One `{\"result\": <message>}` per line, `{\"error\": <google.rpc.Status>}` last on failure",
+                    },
+                    "x-itemSchema": {"type": "object", "properties": {"result": reply, "error": {"$ref": "#/components/schemas/google.rpc.Status"}}},
                 },
             })
         } else {

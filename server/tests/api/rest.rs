@@ -4,34 +4,33 @@
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::rest::Rest;
 
 use crate::helpers::spawn_app;
 
+/// `method path` with `body` as JSON; the answer is JSON, conforming to the document.
 async fn call(
-    client: &Client,
-    app: &testkit::TestServer,
+    rest: &Rest,
     method: Method,
     path: &str,
     body: Option<&str>,
 ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let mut request = client.request(method, format!("{}{path}", app.url()));
+    let mut request = rest.request(method, path);
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")
             .body(body.to_owned());
     }
-    let response = request.send().await.expect("answered");
-    let status = response.status();
-    let headers = response.headers().clone();
+    let answer = rest.send(request).await;
     assert_eq!(
-        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        answer
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/json"),
         "{path}"
     );
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|error| panic!("{path}: not JSON ({error}): {text}"));
-    (status, headers, body)
+    (answer.status, answer.headers, answer.body)
 }
 
 /// A `google.rpc.Status` body: its code and message, checked for shape.
@@ -45,10 +44,9 @@ fn rpc_status(body: &Value) -> (i64, &str) {
 #[tokio::test]
 async fn say_hello_over_rest_by_body_and_by_path() {
     let app = spawn_app().await;
-    let client = Client::new();
+    let rest = Rest::new(&app).await;
     let (status, headers, body) = call(
-        &client,
-        &app,
+        &rest,
         Method::POST,
         "/v1/greeter/hello",
         Some(r#"{"name": "Ada"}"#),
@@ -61,14 +59,7 @@ async fn say_hello_over_rest_by_body_and_by_path() {
         "the call's request id"
     );
 
-    let (status, _, body) = call(
-        &client,
-        &app,
-        Method::GET,
-        "/v1/greeter/hello/Grace%20H",
-        None,
-    )
-    .await;
+    let (status, _, body) = call(&rest, Method::GET, "/v1/greeter/hello/Grace%20H", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"message": "Hello, Grace H!"}));
 
@@ -93,15 +84,8 @@ async fn say_hello_over_rest_by_body_and_by_path() {
 #[tokio::test]
 async fn weather_over_rest_in_the_canonical_json_mapping() {
     let app = spawn_app().await;
-    let client = Client::new();
-    let (status, _, body) = call(
-        &client,
-        &app,
-        Method::GET,
-        "/v1/cities?query=oslo&limit=1",
-        None,
-    )
-    .await;
+    let rest = Rest::new(&app).await;
+    let (status, _, body) = call(&rest, Method::GET, "/v1/cities?query=oslo&limit=1", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let city = &body["cities"][0];
     assert_eq!(city["id"], "oslo-no");
@@ -110,14 +94,7 @@ async fn weather_over_rest_in_the_canonical_json_mapping() {
     assert!(city["population"].is_string(), "{city}");
     assert!(city["timeZone"].is_string(), "{city}");
 
-    let (status, _, body) = call(
-        &client,
-        &app,
-        Method::GET,
-        "/v1/cities/oslo-no/forecast",
-        None,
-    )
-    .await;
+    let (status, _, body) = call(&rest, Method::GET, "/v1/cities/oslo-no/forecast", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["city"]["id"], "oslo-no");
     assert!(
@@ -138,14 +115,7 @@ async fn weather_over_rest_in_the_canonical_json_mapping() {
         "{body}"
     );
 
-    let (status, _, body) = call(
-        &client,
-        &app,
-        Method::GET,
-        "/v1/cities/oslo-no/conditions",
-        None,
-    )
-    .await;
+    let (status, _, body) = call(&rest, Method::GET, "/v1/cities/oslo-no/conditions", None).await;
     assert_eq!(status, StatusCode::OK);
     // A Timestamp is an RFC 3339 string.
     assert!(
@@ -156,8 +126,7 @@ async fn weather_over_rest_in_the_canonical_json_mapping() {
     );
 
     let (status, _, body) = call(
-        &client,
-        &app,
+        &rest,
         Method::GET,
         "/v1/cities/atlantis-xx/conditions",
         None,
@@ -176,7 +145,7 @@ async fn weather_over_rest_in_the_canonical_json_mapping() {
 #[tokio::test]
 async fn bad_rest_requests_get_a_4xx_with_a_status_body() {
     let app = spawn_app().await;
-    let client = Client::new();
+    let rest = Rest::new(&app).await;
     let hello = "/v1/greeter/hello";
     for (method, path, body, expected, names) in [
         (
@@ -271,7 +240,7 @@ async fn bad_rest_requests_get_a_4xx_with_a_status_body() {
             "body",
         ),
     ] {
-        let (status, _, reply) = call(&client, &app, method.clone(), path, body).await;
+        let (status, _, reply) = call(&rest, method.clone(), path, body).await;
         assert_eq!(status, expected, "{method} {path} {body:?}: {reply}");
         let (_, message) = rpc_status(&reply);
         assert!(
@@ -280,19 +249,12 @@ async fn bad_rest_requests_get_a_4xx_with_a_status_body() {
         );
     }
     // The proto field name is accepted as well as the JSON one.
-    let (status, _, _) = call(
-        &client,
-        &app,
-        Method::GET,
-        "/v1/cities?query=par&limit=2",
-        None,
-    )
-    .await;
+    let (status, _, _) = call(&rest, Method::GET, "/v1/cities?query=par&limit=2", None).await;
     assert_eq!(status, StatusCode::OK);
 
     // A body over the message limit: 413, read no further.
     let huge = format!(r#"{{"name": "{}"}}"#, "a".repeat(5 << 20));
-    let (status, _, reply) = call(&client, &app, Method::POST, hello, Some(&huge)).await;
+    let (status, _, reply) = call(&rest, Method::POST, hello, Some(&huge)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(rpc_status(&reply).0, 8);
 }
@@ -326,7 +288,8 @@ async fn read_events(
 #[tokio::test]
 async fn a_server_stream_over_rest_arrives_event_by_event_as_sse_and_ndjson() {
     let app = spawn_app().await;
-    let client = Client::new();
+    let rest = Rest::new(&app).await;
+    let client = &rest.client;
     let url = format!(
         "{}/v1/greeter/hello/Ada:stream?count=3&intervalMs=300",
         app.url()
@@ -339,6 +302,13 @@ async fn a_server_stream_over_rest_arrives_event_by_event_as_sse_and_ndjson() {
         assert_eq!(
             event,
             &format!(r#"data: {{"message":"Hello, Ada! ({}/3)"}}"#, n + 1)
+        );
+        let item = serde_json::from_str(event.trim_start_matches("data: ")).expect("JSON");
+        rest.check_item(
+            &Method::GET,
+            "/v1/greeter/hello/Ada:stream",
+            "text/event-stream",
+            &item,
         );
     }
     // Each one when the server sent it, not all at the end.
@@ -374,12 +344,18 @@ async fn a_server_stream_over_rest_arrives_event_by_event_as_sse_and_ndjson() {
                 n + 1
             )
         );
+        let item = serde_json::from_str(line).expect("JSON");
+        rest.check_item(
+            &Method::GET,
+            "/v1/greeter/hello/Grace:stream",
+            "application/x-ndjson",
+            &item,
+        );
     }
 
     // Refused before its first message: an ordinary REST error.
     let (status, _, body) = call(
-        &client,
-        &app,
+        &rest,
         Method::GET,
         "/v1/greeter/hello/Ada:stream?count=0",
         None,
@@ -431,9 +407,8 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn the_openapi_document_describes_every_rest_operation() {
     let app = spawn_app().await;
-    let client = Client::new();
-    let (status, _, document) = call(&client, &app, Method::GET, "/openapi.json", None).await;
-    assert_eq!(status, StatusCode::OK);
+    let rest = Rest::new(&app).await;
+    let document = rest.document();
     assert_eq!(document["openapi"], "3.1.0");
     let paths = &document["paths"];
     for (path, verb) in [

@@ -1,21 +1,27 @@
-//! The blog's author and post services on both engines, over native gRPC and over REST:
-//! the post service checking and naming authors through the author service, pagination,
-//! field-mask updates, optimistic concurrency, publishing, deleting.
+//! The blog's services on both engines, over native gRPC, gRPC-Web and REST (every method
+//! on each): the post service checking and naming authors through the author service,
+//! pagination, field-mask updates, optimistic concurrency, publishing, deleting, comments
+//! followed live (a gRPC stream, Server-Sent Events). Every REST answer is checked against
+//! the server's OpenAPI document.
 
 use proto::blog::v1::{
-    Author, CreateAuthorRequest, CreatePostRequest, DeletePostRequest, GetPostRequest,
-    ListPostsRequest, Post, PublishPostRequest, UpdatePostRequest,
-    author_service_client::AuthorServiceClient, post, post_service_client::PostServiceClient,
+    Author, CreateAuthorRequest, CreatePostRequest, DeletePostRequest, GetAuthorRequest,
+    GetPostRequest, ListCommentsRequest, ListPostsRequest, Post, PublishPostRequest,
+    UpdatePostRequest, WatchCommentsRequest, author_service_client::AuthorServiceClient,
+    comment_service_client::CommentServiceClient, post, post_service_client::PostServiceClient,
 };
+use reqwest::Method;
 use serde_json::{Value, json};
+use testkit::{PATIENCE, rest::Rest};
 use tonic::{Code, transport::Channel};
 
-use crate::{Database, on_both_engines};
+use crate::{Database, comments::comment, on_both_engines};
 
 on_both_engines!(
     posts_are_written_edited_published_and_deleted_with_their_author,
     posts_page_newest_first_and_filter,
     the_blog_over_rest,
+    the_blog_over_grpc_web,
 );
 
 async fn author(channel: &Channel, name: &str) -> Author {
@@ -292,70 +298,82 @@ async fn the_blog_over_rest(database: Database) {
     let app = database
         .server_with(|config| config.auth_token = Some("blog-rest-token".into()))
         .await;
-    let client = reqwest::Client::new();
-    let url = |path: &str| format!("{}{path}", app.url());
-    let send = |request: reqwest::RequestBuilder| async move {
-        let response = request.send().await.expect("answered");
-        let status = response.status();
-        let body: Value = response.json().await.expect("JSON");
-        (status, body)
-    };
+    let rest = Rest::new(&app).await;
+    let send = |request| rest.send(request);
+    const TOKEN: &str = "blog-rest-token";
     // Writing needs the token.
-    let (status, body) = send(
-        client
-            .post(url("/v1/authors"))
+    let refused = send(
+        rest.post("/v1/authors")
             .json(&json!({"displayName": "Ada"})),
     )
     .await;
-    assert_eq!(status, 401, "{body}");
-    let (status, author) = send(
-        client
-            .post(url("/v1/authors"))
-            .bearer_auth("blog-rest-token")
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let author = send(
+        rest.post("/v1/authors")
+            .bearer_auth(TOKEN)
             .json(&json!({"displayName": "Ada"})),
     )
     .await;
-    assert_eq!(status, 200, "{author}");
-    let (status, post) = send(
-        client
-            .post(url("/v1/posts"))
-            .bearer_auth("blog-rest-token")
+    assert_eq!(author.status, 200, "{}", author.body);
+    let author = author.body;
+    let got = send(rest.get(&format!(
+        "/v1/authors/{}",
+        author["id"].as_str().expect("id")
+    )))
+    .await;
+    assert_eq!((got.status.as_u16(), &got.body), (200, &author));
+
+    let post = send(
+        rest.post("/v1/posts")
+            .bearer_auth(TOKEN)
             .json(&json!({"authorId": author["id"], "title": "Over REST", "body": "text"})),
     )
     .await;
-    assert_eq!(status, 200, "{post}");
+    assert_eq!(post.status, 200, "{}", post.body);
+    let post = post.body;
     assert_eq!(post["state"], "DRAFT");
     assert_eq!(post["authorDisplayName"], "Ada");
     let id = post["id"].as_str().expect("id").to_owned();
+    let got = send(rest.get(&format!("/v1/posts/{id}"))).await;
+    assert_eq!((got.status.as_u16(), &got.body), (200, &post));
 
     // PATCH with the mask in the query and the etag in the body.
-    let (status, edited) = send(
-        client
-            .patch(url(&format!("/v1/posts/{id}?updateMask=title")))
-            .bearer_auth("blog-rest-token")
+    let edited = send(
+        rest.patch(&format!("/v1/posts/{id}?updateMask=title"))
+            .bearer_auth(TOKEN)
             .json(&json!({"title": "Over REST, edited", "etag": post["etag"]})),
     )
     .await;
-    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let edited = edited.body;
     assert_eq!(edited["title"], "Over REST, edited");
-    let (status, conflict) = send(
-        client
-            .patch(url(&format!("/v1/posts/{id}?updateMask=body")))
-            .bearer_auth("blog-rest-token")
+    let conflict = send(
+        rest.patch(&format!("/v1/posts/{id}?updateMask=body"))
+            .bearer_auth(TOKEN)
             .json(&json!({"body": "late", "etag": post["etag"]})),
     )
     .await;
-    assert_eq!(status, 409, "ABORTED is 409: {conflict}");
-    assert_eq!(conflict["code"], 10);
+    assert_eq!(conflict.status, 409, "ABORTED is 409: {}", conflict.body);
+    assert_eq!(conflict.body["code"], 10);
 
-    let (status, published) = send(
-        client
-            .post(url(&format!("/v1/posts/{id}:publish")))
-            .bearer_auth("blog-rest-token")
+    // A draft takes no comments: FAILED_PRECONDITION is 400.
+    let early = send(
+        rest.post(&format!("/v1/posts/{id}/comments"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"author": "Grace", "text": "early"})),
+    )
+    .await;
+    assert_eq!(early.status, 400, "{}", early.body);
+    assert_eq!(early.body["code"], 9);
+
+    let published = send(
+        rest.post(&format!("/v1/posts/{id}:publish"))
+            .bearer_auth(TOKEN)
             .json(&json!({"etag": edited["etag"]})),
     )
     .await;
-    assert_eq!(status, 200, "{published}");
+    assert_eq!(published.status, 200, "{}", published.body);
+    let published = published.body;
     assert_eq!(published["state"], "PUBLISHED");
     assert!(
         published["publishTime"]
@@ -363,20 +381,227 @@ async fn the_blog_over_rest(database: Database) {
             .is_some_and(|t| t.ends_with('Z'))
     );
 
-    let (status, listed) = send(client.get(url("/v1/posts?state=PUBLISHED&pageSize=5"))).await;
-    assert_eq!(status, 200, "{listed}");
-    assert_eq!(listed["posts"][0]["id"], id.as_str());
-    let (status, _) = send(client.get(url("/v1/posts/nope"))).await;
-    assert_eq!(status, 404);
-    let (status, deleted) = send(
-        client
-            .delete(url(&format!(
-                "/v1/posts/{id}?etag={}",
-                published["etag"].as_str().expect("etag")
-            )))
-            .bearer_auth("blog-rest-token"),
+    let listed = send(rest.get("/v1/posts?state=PUBLISHED&pageSize=5")).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["posts"][0]["id"], id.as_str());
+    assert_eq!(send(rest.get("/v1/posts/nope")).await.status, 404);
+
+    // Comments: one followed live over Server-Sent Events, added and listed over REST.
+    let watch_path = format!("/v1/posts/{id}/comments:watch");
+    let mut events = rest.get(&watch_path).send().await.expect("answered");
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    for text in ["first", "second"] {
+        let added = send(
+            rest.post(&format!("/v1/posts/{id}/comments"))
+                .bearer_auth(TOKEN)
+                .json(&json!({"author": "Grace", "text": text})),
+        )
+        .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        assert_eq!(added.body["text"], text);
+    }
+    let mut received = Vec::new();
+    let mut buffer = String::new();
+    while received.len() < 2 {
+        let chunk = tokio::time::timeout(PATIENCE, events.chunk())
+            .await
+            .expect("an event in time")
+            .expect("readable")
+            .expect("the stream goes on");
+        buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event.trim().strip_prefix("data: ") {
+                let item: Value = serde_json::from_str(data).expect("JSON");
+                rest.check_item(&Method::GET, &watch_path, "text/event-stream", &item);
+                received.push(item);
+            }
+        }
+    }
+    assert_eq!(
+        received
+            .iter()
+            .map(|c| (c["id"].clone(), c["text"].clone()))
+            .collect::<Vec<_>>(),
+        [(json!("1"), json!("first")), (json!("2"), json!("second"))],
+        "int64 ids as strings, in order"
+    );
+    drop(events);
+    let page = send(rest.get(&format!("/v1/posts/{id}/comments?pageSize=1"))).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body["comments"][0]["text"], "first");
+    let token = page.body["nextPageToken"].as_str().expect("another page");
+    let page = send(rest.get(&format!(
+        "/v1/posts/{id}/comments?pageSize=1&pageToken={token}"
+    )))
+    .await;
+    assert_eq!(page.body["comments"][0]["text"], "second");
+    assert!(
+        page.body.get("nextPageToken").is_none(),
+        "the last page: {}",
+        page.body
+    );
+
+    let deleted = send(
+        rest.delete(&format!(
+            "/v1/posts/{id}?etag={}",
+            published["etag"].as_str().expect("etag")
+        ))
+        .bearer_auth(TOKEN),
     )
     .await;
-    assert_eq!(status, 200, "{deleted}");
-    assert_eq!(deleted, json!({}));
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body, json!({}));
+    let gone = send(rest.get(&format!("/v1/posts/{id}/comments"))).await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+}
+
+/// Every blog method over gRPC-Web (HTTP/1.1, as a browser sends it), with the token.
+async fn the_blog_over_grpc_web(database: Database) {
+    use tonic::{Request, service::interceptor::InterceptedService};
+
+    let app = database
+        .server_with(|config| config.auth_token = Some("blog-web-token".into()))
+        .await;
+    let authorized = |mut request: Request<()>| {
+        request.metadata_mut().insert(
+            "authorization",
+            "Bearer blog-web-token".parse().expect("ascii"),
+        );
+        Ok(request)
+    };
+    let web = InterceptedService::new(app.grpc_web_channel(), authorized);
+    let mut authors = AuthorServiceClient::with_origin(web.clone(), app.uri());
+    let mut posts = PostServiceClient::with_origin(web.clone(), app.uri());
+    let mut comments = CommentServiceClient::with_origin(web, app.uri());
+
+    let author = authors
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                display_name: "Web".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create author")
+        .into_inner();
+    let got = authors
+        .get_author(GetAuthorRequest {
+            id: author.id.clone(),
+        })
+        .await
+        .expect("get author")
+        .into_inner();
+    assert_eq!(got, author);
+    let draft = posts
+        .create_post(CreatePostRequest {
+            post: Some(Post {
+                author_id: author.id.clone(),
+                title: "Over gRPC-Web".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create post")
+        .into_inner();
+    let edited = posts
+        .update_post(UpdatePostRequest {
+            post: Some(Post {
+                id: draft.id.clone(),
+                body: "edited".into(),
+                etag: draft.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["body".into()],
+            }),
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(edited.body, "edited");
+    let stale = posts
+        .update_post(UpdatePostRequest {
+            post: Some(Post {
+                id: draft.id.clone(),
+                body: "stale".into(),
+                etag: draft.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["body".into()],
+            }),
+        })
+        .await
+        .expect_err("an old etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    let published = posts
+        .publish_post(PublishPostRequest {
+            id: draft.id.clone(),
+            etag: edited.etag,
+        })
+        .await
+        .expect("publish")
+        .into_inner();
+    assert_eq!(
+        posts
+            .get_post(GetPostRequest {
+                id: draft.id.clone()
+            })
+            .await
+            .expect("get")
+            .into_inner(),
+        published
+    );
+    let listed = posts
+        .list_posts(ListPostsRequest {
+            author_id: author.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.posts, [published.clone()]);
+
+    let mut follower = comments
+        .watch_comments(WatchCommentsRequest {
+            post_id: published.id.clone(),
+            after_id: 0,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let added = comments
+        .add_comment(comment(&published.id, "Web", "live over gRPC-Web"))
+        .await
+        .expect("add")
+        .into_inner();
+    let live = tokio::time::timeout(PATIENCE, follower.message())
+        .await
+        .expect("in time")
+        .expect("no error")
+        .expect("a comment");
+    assert_eq!(live, added);
+    let page = comments
+        .list_comments(ListCommentsRequest {
+            post_id: published.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list comments")
+        .into_inner();
+    assert_eq!(page.comments, [added]);
+    drop(follower);
+    posts
+        .delete_post(DeletePostRequest {
+            id: published.id.clone(),
+            etag: published.etag,
+        })
+        .await
+        .expect("delete");
+    let gone = posts
+        .get_post(GetPostRequest { id: published.id })
+        .await
+        .expect_err("deleted");
+    assert_eq!(gone.code(), Code::NotFound);
 }
