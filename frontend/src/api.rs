@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 use proto::{
+    blog::v1::{
+        author_service_client::AuthorServiceClient, comment_service_client::CommentServiceClient,
+        post_service_client::PostServiceClient,
+    },
     chat::v1::chat_service_client::ChatServiceClient,
-    files::v1::file_service_client::FileServiceClient, greeter::greeter_client::GreeterClient,
+    files::v1::file_service_client::FileServiceClient,
+    greeter::greeter_client::GreeterClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
 use tonic::{
@@ -46,6 +51,18 @@ pub fn chat() -> ChatServiceClient<Transport> {
 
 pub fn files() -> FileServiceClient<Transport> {
     FileServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
+pub fn authors() -> AuthorServiceClient<Transport> {
+    AuthorServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
+pub fn posts() -> PostServiceClient<Transport> {
+    PostServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
+pub fn comments() -> CommentServiceClient<Transport> {
+    CommentServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
 /// A request with the page's unary deadline.

@@ -4,6 +4,7 @@
 mod api;
 mod components;
 mod format;
+
 mod pages;
 mod storage;
 mod task;
@@ -15,7 +16,9 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{ChatPage, FilesPage, GreeterPage, NotFound, WeatherPage};
+use crate::pages::{
+    ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, NotFound, PostPage, WeatherPage,
+};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -32,6 +35,8 @@ pub fn App() -> impl IntoView {
                     <A href="/weather">"Weather"</A>
                     <A href="/chat">"Chat"</A>
                     <A href="/files">"Files"</A>
+                    <A href="/blog">"Blog"</A>
+                    <A href="/api">"API"</A>
                 </nav>
             </header>
             <main class="container">
@@ -40,6 +45,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/weather") view=WeatherPage />
                     <Route path=path!("/chat") view=ChatPage />
                     <Route path=path!("/files") view=FilesPage />
+                    <Route path=path!("/blog") view=BlogPage />
+                    <Route path=path!("/blog/:id") view=PostPage />
+                    <Route path=path!("/api") view=ApiPage />
                 </Routes>
             </main>
             <footer class="footer">

@@ -9,6 +9,7 @@
 
 pub mod authors;
 pub mod comments;
+pub mod markdown;
 pub mod posts;
 
 use std::{

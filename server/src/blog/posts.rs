@@ -62,8 +62,7 @@ impl PostService {
 
     async fn show<T>(&self, request: &Request<T>, row: PostRow) -> Result<Post, Status> {
         let name = self.name_or_blank(request, &row.author_id).await?;
-        row.into_proto(name)
-            .map_err(|error| ApiError::internal(error).into())
+        Ok(shown(row, name)?)
     }
 
     async fn row(&self, id: &str) -> Result<PostRow, ApiError> {
@@ -156,7 +155,7 @@ impl post_service_server::PostService for PostService {
         .execute(self.store.pool())
         .await
         .map_err(database_error)?;
-        let post = row.into_proto(author).map_err(ApiError::internal)?;
+        let post = shown(row, author)?;
         Ok(Response::new(post))
     }
 
@@ -223,7 +222,7 @@ impl post_service_server::PostService for PostService {
                     name
                 }
             };
-            posts.push(row.into_proto(name).map_err(ApiError::internal)?);
+            posts.push(shown(row, name)?);
         }
         Ok(Response::new(ListPostsResponse {
             posts,
@@ -344,6 +343,15 @@ impl post_service_server::PostService for PostService {
         self.written(&id, revision, deleted.rows_affected()).await?;
         Ok(Response::new(()))
     }
+}
+
+/// The post as the API shows it: its author's name, and its body rendered.
+fn shown(row: PostRow, author_display_name: String) -> Result<Post, ApiError> {
+    let mut post = row
+        .into_proto(author_display_name)
+        .map_err(ApiError::internal)?;
+    post.body_html = super::markdown::to_html(&post.body);
+    Ok(post)
 }
 
 fn validate_title(title: &str, field: &'static str) -> Result<(), ApiError> {

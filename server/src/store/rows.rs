@@ -140,6 +140,8 @@ impl PostRow {
             update_time: Some(timestamp_from_micros(self.update_time_us)),
             publish_time: self.publish_time_us.map(timestamp_from_micros),
             etag: etag(self.revision),
+            // Rendered by the post service (`blog/markdown.rs`), not a column.
+            body_html: String::new(),
         })
     }
 }
