@@ -172,7 +172,7 @@ impl Rest {
             .iter()
             .filter(|(template, _)| matches(template, &segments))
             .filter_map(|(template, item)| Some((template, item.get(&verb)?)))
-            .max_by_key(|(template, _)| template.replace(|c| c == '{' || c == '}', "").len())
+            .max_by_key(|(template, _)| template.replace(['{', '}'], "").len())
             .map(|(_, operation)| operation)
     }
 }
