@@ -561,7 +561,7 @@ async fn the_blog_over_grpc_web(database: Database) {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.posts, [published.clone()]);
+    assert_eq!(listed.posts, std::slice::from_ref(&published));
 
     let mut follower = comments
         .watch_comments(WatchCommentsRequest {
