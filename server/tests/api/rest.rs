@@ -464,7 +464,7 @@ async fn the_openapi_document_describes_every_rest_operation() {
     assert_eq!(conditions["observedAt"]["format"], "date-time");
     // Every reference resolves.
     let mut found = Vec::new();
-    refs(&document, &mut found);
+    refs(document, &mut found);
     assert!(!found.is_empty());
     for reference in found {
         let name = reference
