@@ -1,6 +1,8 @@
 //! A load tool for gRPC and gRPC-Web (think ghz): calls any method of the project's protos
 //! (`--method package.Service/Method --data JSON`, or a preset `--call`) over native gRPC,
-//! gRPC-Web on HTTP/1.1 or gRPC-Web on HTTP/2, as fast as possible or at a fixed rate,
+//! gRPC-Web on HTTP/1.1 or gRPC-Web on HTTP/2, or a unary method's REST binding
+//! (`--transport rest --rest-path /v1/...`, the request as JSON in a POST), as fast as
+//! possible or at a fixed rate,
 //! with a given concurrency and number of connections, for a duration or a count, after a
 //! warm-up; prints throughput, errors by code and latency percentiles (HDR histogram), and
 //! JSON with `--json`.
@@ -72,6 +74,10 @@ struct Args {
     /// Calls before measuring, to open connections and warm caches.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     warmup: Duration,
+    /// With `--transport rest`: the path the request's JSON is POSTed to (the method's
+    /// `google.api.http` binding, with `body: "*"`).
+    #[arg(long, default_value = "/v1/greeter/hello")]
+    rest_path: String,
     /// Print the result as one JSON object too.
     #[arg(long)]
     json: bool,
@@ -85,6 +91,8 @@ enum Transport {
     GrpcWeb,
     /// gRPC-Web over HTTP/2 (prior knowledge), as a browser on HTTPS.
     GrpcWebH2,
+    /// REST/JSON through the server's gateway, over HTTP/1.1 (as curl or a script).
+    Rest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +121,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => Target::preset(args.call),
     };
     target.origin = args.target.parse()?;
+    target.rest_uri = format!("{}{}", args.target, args.rest_path).parse()?;
+    target.rest_body = serde_json::to_vec(&target.request)?.into();
     let target = Arc::new(target);
     let channels = connect(&args).await?;
     let tally = Arc::new(Mutex::new(Tally {
@@ -162,6 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let outcome = match &channel {
                     Connection::Native(channel) => one(channel.clone(), &target).await,
                     Connection::Web(channel) => one((**channel).clone(), &target).await,
+                    Connection::Rest(client) => rest(client, &target).await,
                 };
                 let micros = started.elapsed().as_micros() as u64;
                 if !measuring.load(Ordering::Relaxed) {
@@ -227,6 +238,7 @@ fn permit_queue(
 enum Connection {
     Native(Channel),
     Web(Box<WebChannel>),
+    Rest(Client<HttpConnector, http_body_util::Full<bytes::Bytes>>),
 }
 
 async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Error>> {
@@ -248,6 +260,7 @@ async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Err
                     .build(connector());
                 Connection::Web(Box::new(GrpcWebClientLayer::new().layer(http)))
             }
+            Transport::Rest => Connection::Rest(Client::builder(TokioExecutor::new()).build(connector())),
         });
     }
     Ok(connections)
@@ -270,6 +283,9 @@ struct Target {
     request: DynamicMessage,
     response: MessageDescriptor,
     server_streaming: bool,
+    /// With `--transport rest`: where the request goes, and its JSON.
+    rest_uri: http::Uri,
+    rest_body: bytes::Bytes,
 }
 
 impl Target {
@@ -294,6 +310,8 @@ impl Target {
             request,
             response: found.output(),
             server_streaming: found.is_server_streaming(),
+            rest_uri: http::Uri::default(),
+            rest_body: bytes::Bytes::new(),
         })
     }
 
@@ -341,6 +359,31 @@ where
             .await
             .map_err(|status| status.code())?;
         Ok(1)
+    }
+}
+
+/// One REST call: the request as JSON, POSTed to its binding; OK is a 200 with a body.
+async fn rest(
+    client: &Client<HttpConnector, http_body_util::Full<bytes::Bytes>>,
+    target: &Target,
+) -> Result<u64, Code> {
+    use http_body_util::BodyExt as _;
+    let request = http::Request::post(target.rest_uri.clone())
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(target.rest_body.clone()))
+        .map_err(|_| Code::Internal)?;
+    let response = client.request(request).await.map_err(|_| Code::Unavailable)?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Code::Unavailable)?
+        .to_bytes();
+    if status == http::StatusCode::OK && !body.is_empty() {
+        Ok(1)
+    } else {
+        Err(Code::Unknown)
     }
 }
 
