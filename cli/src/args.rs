@@ -343,8 +343,26 @@ pub enum BlogCommand {
     },
     /// Publishes a draft.
     Publish { id: String, etag: String },
-    /// Deletes a post.
+    /// Deletes a post (and its comments).
     Delete { id: String, etag: String },
+    /// Adds a comment under a published post.
+    Comment {
+        post_id: String,
+        text: String,
+        #[arg(long)]
+        author: String,
+    },
+    /// A post's comments, oldest first; with --watch, then each new one as it comes
+    /// (server streaming) until interrupted.
+    Comments {
+        post_id: String,
+        /// Follow: print new comments as they are added.
+        #[arg(long)]
+        watch: bool,
+        /// Only the comments after this id (to resume).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -715,4 +715,41 @@ async fn blog_authors_and_posts_from_the_command_line() {
         &run,
         "error: INVALID_ARGUMENT: post.author_id: no author 'nobody'",
     );
+
+    // Comments: added, listed, then followed live.
+    let run = client(
+        &server,
+        &["blog", "comment", &id, "First!", "--author", "Grace"],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (run.code, lines(&run.stdout)),
+        (Some(0), vec!["1  Grace: First!"]),
+        "{}",
+        run.stderr
+    );
+    let run = client(&server, &["blog", "comments", &id], "").await;
+    assert_eq!(lines(&run.stdout), ["1  Grace: First!"]);
+    let mut watch = command(&server.url(), &["blog", "comments", &id, "--watch"])
+        .spawn()
+        .expect("client starts");
+    let mut followed = tokio::io::BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    let next = async |followed: &mut tokio::io::Lines<_>| {
+        tokio::time::timeout(PATIENCE, followed.next_line())
+            .await
+            .expect("a line in time")
+            .expect("readable")
+            .expect("the stream goes on")
+    };
+    assert_eq!(next(&mut followed).await, "1  Grace: First!");
+    let run = client(
+        &server,
+        &["blog", "comment", &id, "Live", "--author", "Ada"],
+        "",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(next(&mut followed).await, "2  Ada: Live");
+    watch.kill().await.expect("stopped");
 }

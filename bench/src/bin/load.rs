@@ -238,7 +238,7 @@ fn permit_queue(
 enum Connection {
     Native(Channel),
     Web(Box<WebChannel>),
-    Rest(Client<HttpConnector, http_body_util::Full<bytes::Bytes>>),
+    Rest(Box<Client<HttpConnector, http_body_util::Full<bytes::Bytes>>>),
 }
 
 async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Error>> {
@@ -260,7 +260,9 @@ async fn connect(args: &Args) -> Result<Vec<Connection>, Box<dyn std::error::Err
                     .build(connector());
                 Connection::Web(Box::new(GrpcWebClientLayer::new().layer(http)))
             }
-            Transport::Rest => Connection::Rest(Client::builder(TokioExecutor::new()).build(connector())),
+            Transport::Rest => Connection::Rest(Box::new(
+                Client::builder(TokioExecutor::new()).build(connector()),
+            )),
         });
     }
     Ok(connections)
@@ -372,7 +374,10 @@ async fn rest(
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(target.rest_body.clone()))
         .map_err(|_| Code::Internal)?;
-    let response = client.request(request).await.map_err(|_| Code::Unavailable)?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|_| Code::Unavailable)?;
     let status = response.status();
     let body = response
         .into_body()

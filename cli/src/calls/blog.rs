@@ -1,9 +1,12 @@
-//! The blog commands: authors and posts, one call each.
+//! The blog commands: authors, posts and comments, one call each (`comments --watch`: a
+//! server stream).
 
 use proto::blog::v1::{
-    Author, CreateAuthorRequest, CreatePostRequest, DeletePostRequest, GetAuthorRequest,
-    GetPostRequest, ListPostsRequest, Post, PublishPostRequest, UpdatePostRequest,
-    author_service_client::AuthorServiceClient, post_service_client::PostServiceClient,
+    AddCommentRequest, Author, Comment, CreateAuthorRequest, CreatePostRequest, DeletePostRequest,
+    GetAuthorRequest, GetPostRequest, ListCommentsRequest, ListPostsRequest, Post,
+    PublishPostRequest, UpdatePostRequest, WatchCommentsRequest,
+    author_service_client::AuthorServiceClient, comment_service_client::CommentServiceClient,
+    post_service_client::PostServiceClient,
 };
 use tokio::io::AsyncReadExt;
 use tonic::Status;
@@ -90,9 +93,70 @@ impl Calls {
                 eprintln!("deleted");
                 return Ok(());
             }
+            BlogCommand::Comment {
+                post_id,
+                text,
+                author,
+            } => {
+                let request = AddCommentRequest {
+                    post_id,
+                    comment: Some(Comment {
+                        author,
+                        text,
+                        ..Default::default()
+                    }),
+                };
+                let comment = self.unary(self.comments().add_comment(request).await?);
+                self.printer
+                    .reply("blog.v1.Comment", &comment, comment_line);
+                return Ok(());
+            }
+            BlogCommand::Comments {
+                post_id,
+                watch,
+                after,
+            } => return self.comments_of(post_id, watch, after).await,
         };
         self.printer.reply("blog.v1.Post", &post, summary);
         Ok(())
+    }
+
+    fn comments(&self) -> CommentServiceClient<super::Transport> {
+        CommentServiceClient::new(self.transport.clone()).accept_compressed(GZIP)
+    }
+
+    /// Every comment after `after`, a page at a time; with `watch`, the stream instead,
+    /// which sends those and then each new one.
+    async fn comments_of(&self, post_id: String, watch: bool, after: i64) -> Result<(), Status> {
+        let mut comments = self.comments();
+        if watch {
+            let request = WatchCommentsRequest {
+                post_id,
+                after_id: after,
+            };
+            let mut stream = self.streaming(comments.watch_comments(request).await?);
+            while let Some(comment) = stream.message().await? {
+                self.printer
+                    .reply("blog.v1.Comment", &comment, comment_line);
+            }
+            return self.finished(&mut stream).await;
+        }
+        let mut page_token = String::new();
+        loop {
+            let request = ListCommentsRequest {
+                post_id: post_id.clone(),
+                page_size: 100,
+                page_token,
+            };
+            let page = self.unary(comments.list_comments(request).await?);
+            for comment in page.comments.iter().filter(|comment| comment.id > after) {
+                self.printer.reply("blog.v1.Comment", comment, comment_line);
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(());
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     fn author(&self, author: Author) -> Result<(), Status> {
@@ -113,6 +177,11 @@ fn summary(post: &Post) -> String {
         post.title,
         post.author_display_name
     )
+}
+
+/// `ID  AUTHOR: TEXT`.
+fn comment_line(comment: &Comment) -> String {
+    format!("{}  {}: {}", comment.id, comment.author, comment.text)
 }
 
 async fn read_body(file: Option<&std::path::Path>) -> Result<String, Status> {
