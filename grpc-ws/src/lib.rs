@@ -5,6 +5,8 @@
 //! Written by hand: no crate of the ecosystem carries gRPC's four modes over a multiplexed
 //! WebSocket with flow control (the spec says what the known designs lack).
 
+#[cfg(feature = "client")]
+pub mod client;
 mod frame;
 
 pub use frame::{Frame, FrameError, Kind, decode, encode};
