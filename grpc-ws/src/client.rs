@@ -166,9 +166,7 @@ fn dispatch(socket: &Socket, frame: Frame) {
         }
         Kind::Window(increment) => {
             if let Some(stream) = streams.get(&frame.stream) {
-                let room =
-                    (INITIAL_WINDOW as usize).saturating_sub(stream.window.available_permits());
-                stream.window.add_permits((increment as usize).min(room));
+                crate::window::grant(&stream.window, increment, INITIAL_WINDOW);
             }
             return;
         }
@@ -281,14 +279,13 @@ async fn send_body(
         };
         while !data.is_empty() {
             let want = data.len().min(MAX_DATA_FRAME) as u32;
-            let Ok(permit) = window.acquire_many(want).await else {
+            let Some(granted) = crate::window::take(&window, want).await else {
                 return;
             };
-            permit.forget();
             if out
                 .send(Frame {
                     stream,
-                    kind: Kind::Data(data.split_to(want as usize)),
+                    kind: Kind::Data(data.split_to(granted as usize)),
                 })
                 .is_err()
             {

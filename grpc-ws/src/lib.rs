@@ -8,6 +8,8 @@
 #[cfg(feature = "client")]
 pub mod client;
 mod frame;
+#[cfg(feature = "window")]
+pub mod window;
 
 pub use frame::{Frame, FrameError, Kind, decode, encode};
 

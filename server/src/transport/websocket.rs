@@ -240,9 +240,7 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
             Kind::Window(increment) => {
                 if let Some(call) = calls.lock().expect("calls").get(&stream) {
                     // Never more than a window outstanding, whatever the client says.
-                    let room =
-                        (INITIAL_WINDOW as usize).saturating_sub(call.window.available_permits());
-                    call.window.add_permits((increment as usize).min(room));
+                    grpc_ws::window::grant(&call.window, increment, INITIAL_WINDOW);
                 }
             }
             Kind::Ping(opaque) => {
@@ -379,14 +377,12 @@ async fn answer(
             Ok(mut data) => {
                 while !data.is_empty() {
                     let want = data.len().min(MAX_DATA_FRAME) as u32;
-                    // Waits for the client's window: a slow reader stops the handler here.
-                    let Ok(permit) = window.acquire_many(want).await else {
+                    let Some(granted) = grpc_ws::window::take(window, want).await else {
                         return;
                     };
-                    permit.forget();
                     let _ = out.send(Frame {
                         stream,
-                        kind: Kind::Data(data.split_to(want as usize)),
+                        kind: Kind::Data(data.split_to(granted as usize)),
                     });
                 }
             }

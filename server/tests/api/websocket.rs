@@ -222,3 +222,132 @@ async fn the_upgrade_is_refused_to_other_origins_and_without_the_subprotocol() {
         "says what to ask for"
     );
 }
+
+/// The protocol by hand: a client that gives no window back gets one window of DATA and no
+/// more (the handler waits), gets the rest once it returns window, and a client that sends
+/// past its window has that stream cut.
+#[tokio::test]
+async fn a_reader_that_returns_no_window_stops_the_sender() {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use futures_util::{SinkExt, StreamExt};
+    use grpc_ws::{Frame, Kind};
+    use prost::Message as _;
+    use proto::grpc_testing::{ResponseParameters, StreamingOutputCallRequest};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = spawn_app().await;
+    let mut request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        grpc_ws::SUBPROTOCOL.parse().expect("ascii"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    let send = |frame: Frame| Message::Binary(grpc_ws::encode(&frame));
+    // Ten answers of 32 KiB: 320 KiB against a 64 KiB window.
+    let call = StreamingOutputCallRequest {
+        response_parameters: (0..10)
+            .map(|_| ResponseParameters {
+                size: 32 * 1024,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut message = BytesMut::new();
+    message.put_u8(0);
+    message.put_u32(call.encoded_len() as u32);
+    call.encode(&mut message).expect("encoded");
+    for kind in [
+        Kind::Open {
+            path: "/grpc.testing.TestService/StreamingOutputCall".into(),
+            metadata: http::HeaderMap::new(),
+        },
+        Kind::Data(message.freeze()),
+        Kind::End,
+    ] {
+        socket
+            .send(send(Frame { stream: 1, kind }))
+            .await
+            .expect("sent");
+    }
+    let mut received = 0usize;
+    // Read for a while without returning window.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(Ok(Message::Binary(bytes)))) =
+        tokio::time::timeout_at(deadline, socket.next()).await
+    {
+        if let Kind::Data(data) = grpc_ws::decode(bytes).expect("a frame").kind {
+            received += data.len();
+        }
+    }
+    assert_eq!(
+        received,
+        grpc_ws::INITIAL_WINDOW as usize,
+        "exactly one window, then the server waits"
+    );
+    // Window back: the rest comes, then the trailers.
+    let mut trailers = None;
+    while trailers.is_none() {
+        socket
+            .send(send(Frame {
+                stream: 1,
+                kind: Kind::Window(grpc_ws::INITIAL_WINDOW),
+            }))
+            .await
+            .expect("sent");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut granted = 0usize;
+        while granted < grpc_ws::INITIAL_WINDOW as usize && trailers.is_none() {
+            let Ok(Some(Ok(Message::Binary(bytes)))) =
+                tokio::time::timeout_at(deadline, socket.next()).await
+            else {
+                panic!("the stream stalled after {received} bytes");
+            };
+            match grpc_ws::decode(bytes).expect("a frame").kind {
+                Kind::Data(data) => {
+                    received += data.len();
+                    granted += data.len();
+                }
+                Kind::Trailers(found) => trailers = Some(found),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(trailers.expect("trailers")["grpc-status"], "0");
+    assert!(received > 10 * 32 * 1024, "every answer: {received} bytes");
+
+    // Past the window: the stream is cut with a status, the socket goes on.
+    socket
+        .send(send(Frame {
+            stream: 3,
+            kind: Kind::Open {
+                path: "/Greeter/SayHelloToAll".into(),
+                metadata: http::HeaderMap::new(),
+            },
+        }))
+        .await
+        .expect("sent");
+    socket
+        .send(send(Frame {
+            stream: 3,
+            kind: Kind::Data(Bytes::from(vec![0; grpc_ws::INITIAL_WINDOW as usize + 1])),
+        }))
+        .await
+        .expect("sent");
+    let cut = loop {
+        let Ok(Some(Ok(Message::Binary(bytes)))) =
+            tokio::time::timeout(PATIENCE, socket.next()).await
+        else {
+            panic!("no answer to a frame past the window");
+        };
+        let frame = grpc_ws::decode(bytes).expect("a frame");
+        if let (3, Kind::Trailers(trailers)) = (frame.stream, frame.kind) {
+            break trailers;
+        }
+    };
+    assert_eq!(cut["grpc-status"], "13", "{cut:?}");
+}
