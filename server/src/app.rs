@@ -47,6 +47,7 @@ use crate::{
         accept::{self, ConnectionLimits},
         static_files,
         tls::{self, TlsError},
+        websocket,
     },
     weather::{
         Catalog, LiveHub, Provider, WeatherService,
@@ -352,8 +353,17 @@ impl App {
             max_message,
         )
         .map_err(BuildError::Gateway)?;
+        // grpc-ws: every call mode from the browser over one WebSocket, into the same router.
+        let websocket = websocket::Endpoint::new(
+            grpc.clone(),
+            &config.cors_origins,
+            config.dev_cors_any_origin,
+            config.max_streams_per_connection as usize,
+            shutdown.clone(),
+        );
         let mut router = grpc
             .merge(gateway.router())
+            .merge(websocket.router())
             .fallback(static_files::fallback(config.static_dir.as_deref()));
         if let Some(cors) = cors::layer(&config.cors_origins, config.dev_cors_any_origin) {
             // Outermost, so preflight OPTIONS requests are answered before anything else.

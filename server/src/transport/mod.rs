@@ -6,3 +6,4 @@ pub mod accept;
 pub mod static_files;
 pub mod tls;
 pub mod unread_body;
+pub mod websocket;

@@ -18,3 +18,4 @@ mod rest;
 mod transport;
 mod weather;
 mod web;
+mod websocket;

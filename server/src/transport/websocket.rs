@@ -1,0 +1,480 @@
+//! The server end of grpc-ws (`docs/websocket-transport.md`): one WebSocket carries many
+//! gRPC calls, each in all four modes, with per-stream flow control. Each `OPEN` becomes an
+//! HTTP/2 request to the server's own gRPC router, so a call over the socket passes every
+//! layer a native call does (auth, limits, deadline, access log, metrics).
+//!
+//! Written by hand (see `grpc-ws/`'s header). The memory one socket can make the server
+//! hold is bounded: at most `max_streams` calls at once; per stream at most one window
+//! (64 KiB) of request bytes not yet read by the handler (more is a protocol error and the
+//! stream is cancelled); response bytes are sent only against the client's window, so a
+//! client that reads slowly stops its call's handler rather than filling a queue. The
+//! outgoing queue holds control frames (at most one per DATA frame received or sent) and
+//! DATA within those windows.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::FromRequest,
+    extract::{
+        ConnectInfo, State, WebSocketUpgrade,
+        ws::{Message, WebSocket},
+    },
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use grpc_ws::{Frame, INITIAL_WINDOW, Kind, SUBPROTOCOL};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body::Body as _;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// Largest DATA frame the server sends.
+const MAX_DATA_FRAME: usize = 16 * 1024;
+
+/// What the endpoint needs: the gRPC router, which origins may open a socket, and limits.
+#[derive(Clone)]
+pub struct Endpoint {
+    grpc: Router,
+    origins: Arc<Vec<HeaderValue>>,
+    any_origin: bool,
+    max_streams: usize,
+    shutdown: CancellationToken,
+}
+
+impl Endpoint {
+    pub fn new(
+        grpc: Router,
+        origins: &[HeaderValue],
+        any_origin: bool,
+        max_streams: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            grpc,
+            origins: Arc::new(origins.to_vec()),
+            any_origin,
+            max_streams,
+            shutdown,
+        }
+    }
+
+    /// `GET /grpc-ws`, as a router to merge.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route(grpc_ws::PATH, axum::routing::get(upgrade))
+            .with_state(self)
+    }
+
+    /// Same origin (the `Host` the page came from), a listed one, or no `Origin` at all (a
+    /// native client: browsers always send one).
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return true;
+        };
+        if self.any_origin || self.origins.iter().any(|allowed| allowed == origin) {
+            return true;
+        }
+        let (Ok(origin), Some(host)) = (
+            origin.to_str(),
+            headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+        ) else {
+            return false;
+        };
+        origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest == host)
+    }
+}
+
+async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let headers = request.headers().clone();
+    if !endpoint.allows(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open a grpc-ws socket",
+        )
+            .into_response();
+    }
+    let asked = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|protocol| protocol.trim() == SUBPROTOCOL);
+    if !asked {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("ask for the `{SUBPROTOCOL}` subprotocol"),
+        )
+            .into_response();
+    }
+    let ws = match WebSocketUpgrade::from_request(request, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(grpc_ws::INITIAL_WINDOW as usize + 64 * 1024)
+        .on_upgrade(move |socket| serve(socket, endpoint, peer))
+}
+
+/// One open call on the socket.
+struct Call {
+    /// Request bytes for the handler; dropped at `END`.
+    request: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Request bytes received and not yet read by the handler.
+    unread: Arc<AtomicU32>,
+    /// The client's window for this call's response bytes.
+    window: Arc<Semaphore>,
+    /// Stops the call (client `CANCEL`, socket gone).
+    cancel: CancellationToken,
+}
+
+type Calls = Arc<Mutex<HashMap<u32, Call>>>;
+
+async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) {
+    let (mut sink, mut incoming) = socket.split();
+    let (out, mut queue) = mpsc::unbounded_channel::<Frame>();
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = queue.recv().await {
+            if sink
+                .send(Message::Binary(grpc_ws::encode(&frame)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let calls: Calls = Arc::default();
+    let mut last_opened = 0u32;
+    let mut draining = false;
+    loop {
+        let message = tokio::select! {
+            message = incoming.next() => message,
+            () = endpoint.shutdown.cancelled(), if !draining => {
+                draining = true;
+                let _ = out.send(Frame { stream: 0, kind: Kind::GoAway { last: last_opened } });
+                if calls.lock().expect("calls").is_empty() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let bytes = match message {
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            // Text frames are not part of the protocol; close frames and errors end it.
+            _ => break,
+        };
+        let Ok(frame) = grpc_ws::decode(bytes) else {
+            break;
+        };
+        let stream = frame.stream;
+        match frame.kind {
+            Kind::Open { path, metadata } => {
+                if stream <= last_opened || draining {
+                    let _ = out.send(refusal(stream, 14, "this socket takes no new calls"));
+                    continue;
+                }
+                last_opened = stream;
+                if calls.lock().expect("calls").len() >= endpoint.max_streams {
+                    let _ = out.send(refusal(
+                        stream,
+                        8,
+                        &format!(
+                            "at most {} calls at once on one socket",
+                            endpoint.max_streams
+                        ),
+                    ));
+                    continue;
+                }
+                open(&endpoint, &calls, &out, peer, stream, path, metadata);
+            }
+            Kind::Data(bytes) => {
+                let mut calls = calls.lock().expect("calls");
+                let Some(call) = calls.get_mut(&stream) else {
+                    continue;
+                };
+                let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+                let unread = call
+                    .unread
+                    .fetch_add(len, Ordering::AcqRel)
+                    .saturating_add(len);
+                let sent = call.request.as_ref().map(|request| request.send(bytes));
+                if unread > INITIAL_WINDOW || !matches!(sent, Some(Ok(()))) {
+                    // Past the window (or after END): a protocol error for this stream.
+                    call.cancel.cancel();
+                    calls.remove(&stream);
+                    let _ = out.send(refusal(stream, 13, "DATA beyond the stream's window"));
+                }
+            }
+            Kind::End => {
+                if let Some(call) = calls.lock().expect("calls").get_mut(&stream) {
+                    call.request = None;
+                }
+            }
+            Kind::Cancel => {
+                if let Some(call) = calls.lock().expect("calls").remove(&stream) {
+                    call.cancel.cancel();
+                }
+            }
+            Kind::Window(increment) => {
+                if let Some(call) = calls.lock().expect("calls").get(&stream) {
+                    // Never more than a window outstanding, whatever the client says.
+                    grpc_ws::window::grant(&call.window, increment, INITIAL_WINDOW);
+                }
+            }
+            Kind::Ping(opaque) => {
+                let _ = out.send(Frame {
+                    stream: 0,
+                    kind: Kind::Pong(opaque),
+                });
+            }
+            Kind::Pong(_) => {}
+            // Server-to-client frames from a client: it does not speak the protocol.
+            Kind::Headers(_) | Kind::Trailers(_) | Kind::GoAway { .. } => break,
+        }
+        if draining && calls.lock().expect("calls").is_empty() {
+            break;
+        }
+    }
+    for (_, call) in calls.lock().expect("calls").drain() {
+        call.cancel.cancel();
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+/// A stream refused or cut before (or instead of) its answer: `CANCEL`-free, just trailers.
+fn refusal(stream: u32, code: u8, message: &str) -> Frame {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from(u16::from(code)));
+    if let Ok(message) = HeaderValue::from_str(&percent_encode(message)) {
+        trailers.insert("grpc-message", message);
+    }
+    Frame {
+        stream,
+        kind: Kind::Trailers(trailers),
+    }
+}
+
+/// grpc-message's percent-encoding of what is not printable ASCII (and `%`).
+fn percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn open(
+    endpoint: &Endpoint,
+    calls: &Calls,
+    out: &mpsc::UnboundedSender<Frame>,
+    peer: Option<SocketAddr>,
+    stream: u32,
+    path: String,
+    metadata: HeaderMap,
+) {
+    let (request_bytes, request_queue) = mpsc::unbounded_channel();
+    let unread = Arc::new(AtomicU32::new(0));
+    let window = Arc::new(Semaphore::new(INITIAL_WINDOW as usize));
+    let cancel = CancellationToken::new();
+    calls.lock().expect("calls").insert(
+        stream,
+        Call {
+            request: Some(request_bytes),
+            unread: Arc::clone(&unread),
+            window: Arc::clone(&window),
+            cancel: cancel.clone(),
+        },
+    );
+    let body = Incoming {
+        queue: request_queue,
+        unread,
+        out: out.clone(),
+        stream,
+    };
+    let mut request = http::Request::post(path.as_str())
+        .version(http::Version::HTTP_2)
+        .body(Body::new(body));
+    let (out, calls, grpc) = (out.clone(), Arc::clone(calls), endpoint.grpc.clone());
+    tokio::spawn(async move {
+        let Ok(request) = request.as_mut() else {
+            let _ = out.send(refusal(stream, 12, "not a method path"));
+            calls.lock().expect("calls").remove(&stream);
+            return;
+        };
+        let headers = request.headers_mut();
+        for (name, value) in &metadata {
+            headers.append(name, value.clone());
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        let request = std::mem::replace(request, http::Request::new(Body::empty()));
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = answer(grpc, request, &out, stream, &window) => {}
+        }
+        calls.lock().expect("calls").remove(&stream);
+    });
+}
+
+/// Makes the call and sends its answer: headers, DATA within the client's window, trailers.
+async fn answer(
+    grpc: Router,
+    request: http::Request<Body>,
+    out: &mpsc::UnboundedSender<Frame>,
+    stream: u32,
+    window: &Semaphore,
+) {
+    let Ok(response) = grpc.oneshot(request).await;
+    let (head, mut body) = response.into_parts();
+    // A trailers-only answer (most errors) has its status in the headers.
+    let trailers_only = head.headers.contains_key("grpc-status");
+    if !trailers_only {
+        let _ = out.send(Frame {
+            stream,
+            kind: Kind::Headers(head.headers.clone()),
+        });
+    }
+    let mut body = Pin::new(&mut body);
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let Ok(frame) = frame else {
+            let _ = out.send(refusal(stream, 13, "the answer broke off"));
+            return;
+        };
+        match frame.into_data() {
+            Ok(mut data) => {
+                while !data.is_empty() {
+                    let want = data.len().min(MAX_DATA_FRAME) as u32;
+                    let Some(granted) = grpc_ws::window::take(window, want).await else {
+                        return;
+                    };
+                    let _ = out.send(Frame {
+                        stream,
+                        kind: Kind::Data(data.split_to(granted as usize)),
+                    });
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    let _ = out.send(Frame {
+                        stream,
+                        kind: Kind::Trailers(trailers),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+    let _ = out.send(if trailers_only {
+        Frame {
+            stream,
+            kind: Kind::Trailers(head.headers),
+        }
+    } else {
+        refusal(stream, 2, "the answer ended without a status")
+    });
+}
+
+/// A call's request body: the client's DATA, returning window as the handler reads it.
+struct Incoming {
+    queue: mpsc::UnboundedReceiver<Bytes>,
+    unread: Arc<AtomicU32>,
+    out: mpsc::UnboundedSender<Frame>,
+    stream: u32,
+}
+
+impl http_body::Body for Incoming {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        match self.queue.poll_recv(context) {
+            Poll::Ready(Some(bytes)) => {
+                let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+                self.unread.fetch_sub(len, Ordering::AcqRel);
+                let _ = self.out.send(Frame {
+                    stream: self.stream,
+                    kind: Kind::Window(len),
+                });
+                Poll::Ready(Some(Ok(http_body::Frame::data(bytes))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(origins: &[&'static str]) -> Endpoint {
+        let origins: Vec<HeaderValue> = origins
+            .iter()
+            .map(|o| HeaderValue::from_static(o))
+            .collect();
+        Endpoint::new(Router::new(), &origins, false, 10, CancellationToken::new())
+    }
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn origins_same_listed_or_none() {
+        let endpoint = endpoint(&["https://app.example"]);
+        assert!(
+            endpoint.allows(&headers(None, "api.example")),
+            "a native client"
+        );
+        assert!(endpoint.allows(&headers(Some("http://localhost:8080"), "localhost:8080")));
+        assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example")));
+        assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example")));
+        assert!(!endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")));
+    }
+
+    #[test]
+    fn messages_are_percent_encoded() {
+        assert_eq!(percent_encode("50% off: é"), "50%25 off: %C3%A9");
+    }
+}

@@ -1,0 +1,353 @@
+//! grpc-ws (`docs/websocket-transport.md`): the four call modes through tonic's generated
+//! clients over one WebSocket (the protocol's native client, `grpc_ws::client`), metadata
+//! and errors both ways, a call dropped mid-way cancelled on the server, flow control on a
+//! large client stream, and the upgrade refused to other origins and to clients that do
+//! not ask for the subprotocol.
+
+use std::time::Duration;
+
+use grpc_ws::client::Client;
+use proto::greeter::{HelloRequest, HelloStreamRequest, greeter_client::GreeterClient};
+use testkit::{PATIENCE, TestServer};
+use tonic::Code;
+
+use crate::helpers::spawn_app;
+
+fn socket(app: &TestServer) -> GreeterClient<Client> {
+    GreeterClient::new(Client::new(format!(
+        "ws://{}{}",
+        app.address,
+        grpc_ws::PATH
+    )))
+}
+
+fn names(names: &[&str]) -> impl futures_util::Stream<Item = HelloRequest> + Send + 'static {
+    let names: Vec<HelloRequest> = names
+        .iter()
+        .map(|name| HelloRequest {
+            name: (*name).to_owned(),
+        })
+        .collect();
+    futures_util::stream::iter(names)
+}
+
+#[tokio::test]
+async fn all_four_modes_over_one_socket() {
+    let app = spawn_app().await;
+    let mut client = socket(&app);
+
+    let reply = client
+        .say_hello(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("unary");
+    assert_eq!(reply.get_ref().message, "Hello, Ada!");
+    assert!(
+        reply.metadata().contains_key("x-request-id"),
+        "response headers come back"
+    );
+
+    let mut stream = client
+        .say_hello_stream(HelloStreamRequest {
+            name: "Ada".into(),
+            count: 3,
+            interval_ms: 10,
+        })
+        .await
+        .expect("server streaming")
+        .into_inner();
+    let mut replies = Vec::new();
+    while let Some(reply) = stream.message().await.expect("a reply") {
+        replies.push(reply.message);
+    }
+    assert_eq!(replies.len(), 3, "{replies:?}");
+
+    let summary = client
+        .say_hello_to_all(names(&["Ada", "Grace", "Ada"]))
+        .await
+        .expect("client streaming")
+        .into_inner();
+    assert_eq!((summary.count, summary.distinct_count), (3, 2));
+
+    // Bidi: each answer arrives before the next name is sent.
+    let (names_in, names_out) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let mut answers = client
+        .converse(tokio_stream::wrappers::ReceiverStream::new(names_out))
+        .await
+        .expect("bidi")
+        .into_inner();
+    for name in ["Ada", "Grace", "Linus"] {
+        names_in
+            .send(HelloRequest { name: name.into() })
+            .await
+            .expect("sent");
+        let answer = tokio::time::timeout(PATIENCE, answers.message())
+            .await
+            .expect("an answer before the next name")
+            .expect("no error")
+            .expect("the conversation goes on");
+        assert!(answer.message.contains(name), "{}", answer.message);
+    }
+    drop(names_in);
+    assert!(
+        tokio::time::timeout(PATIENCE, answers.message())
+            .await
+            .expect("the end in time")
+            .expect("a clean end")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn errors_come_back_with_their_code_and_the_token_goes_along() {
+    let app = TestServer::spawn_with(|config| config.auth_token = Some("ws-token".into())).await;
+    let mut client = socket(&app);
+    let refused = client
+        .say_hello(HelloRequest {
+            name: String::new(),
+        })
+        .await
+        .expect_err("an empty name");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().starts_with("name:"),
+        "{}",
+        refused.message()
+    );
+
+    use proto::chat::v1::{PostRequest, chat_service_client::ChatServiceClient};
+    let mut chat = ChatServiceClient::new(Client::new(format!(
+        "ws://{}{}",
+        app.address,
+        grpc_ws::PATH
+    )));
+    let post = || PostRequest {
+        room: "ws".into(),
+        author: "ada".into(),
+        text: "over the socket".into(),
+    };
+    let denied = chat.post(post()).await.expect_err("no token");
+    assert_eq!(denied.code(), Code::Unauthenticated);
+    let mut request = tonic::Request::new(post());
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer ws-token".parse().expect("ascii"));
+    chat.post(request).await.expect("with the token");
+}
+
+#[tokio::test]
+async fn a_large_client_stream_passes_within_the_windows() {
+    let app = spawn_app().await;
+    let mut client = socket(&app);
+    // 5,000 names of 200 bytes: about 1 MB, far past one 64 KiB window.
+    let long: Vec<String> = (0..5_000).map(|n| format!("{n:0>200}")).collect();
+    let requests = futures_util::stream::iter(long.into_iter().map(|name| HelloRequest {
+        name: name[..100].to_owned(),
+    }));
+    let summary = tokio::time::timeout(PATIENCE, client.say_hello_to_all(requests))
+        .await
+        .expect("in time")
+        .expect("client streaming")
+        .into_inner();
+    assert_eq!(summary.count, 5_000);
+}
+
+#[tokio::test]
+async fn a_dropped_call_is_cancelled_on_the_server() {
+    let app = spawn_app().await;
+    let mut client = socket(&app);
+    let mut stream = client
+        .say_hello_stream(HelloStreamRequest {
+            name: "Ada".into(),
+            count: 100,
+            interval_ms: 100,
+        })
+        .await
+        .expect("streaming")
+        .into_inner();
+    stream.message().await.expect("first").expect("a reply");
+    drop(stream);
+    // The server logs the call's end as CANCELLED, and the socket goes on serving.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reply = client
+        .say_hello(HelloRequest {
+            name: "after".into(),
+        })
+        .await
+        .expect("the socket still serves");
+    assert_eq!(reply.get_ref().message, "Hello, after!");
+    let metrics = reqwest::get(&app.metrics_url)
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.contains("SayHelloStream") && line.contains("CANCELLED")),
+        "the stream ended as cancelled:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_upgrade_is_refused_to_other_origins_and_without_the_subprotocol() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let upgrade = |origin: Option<&'static str>, protocol: Option<&'static str>| {
+        let mut request = http
+            .get(format!("{}{}", app.url(), grpc_ws::PATH))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(protocol) = protocol {
+            request = request.header("sec-websocket-protocol", protocol);
+        }
+        request.send()
+    };
+    let foreign = upgrade(Some("https://evil.example"), Some(grpc_ws::SUBPROTOCOL))
+        .await
+        .expect("answered");
+    assert_eq!(foreign.status(), 403);
+    let bare = upgrade(None, None).await.expect("answered");
+    assert_eq!(bare.status(), 400);
+    assert!(
+        bare.text()
+            .await
+            .expect("text")
+            .contains(grpc_ws::SUBPROTOCOL),
+        "says what to ask for"
+    );
+}
+
+/// The protocol by hand: a client that gives no window back gets one window of DATA and no
+/// more (the handler waits), gets the rest once it returns window, and a client that sends
+/// past its window has that stream cut.
+#[tokio::test]
+async fn a_reader_that_returns_no_window_stops_the_sender() {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use futures_util::{SinkExt, StreamExt};
+    use grpc_ws::{Frame, Kind};
+    use prost::Message as _;
+    use proto::grpc_testing::{ResponseParameters, StreamingOutputCallRequest};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = spawn_app().await;
+    let mut request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        grpc_ws::SUBPROTOCOL.parse().expect("ascii"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    let send = |frame: Frame| Message::Binary(grpc_ws::encode(&frame));
+    // Ten answers of 32 KiB: 320 KiB against a 64 KiB window.
+    let call = StreamingOutputCallRequest {
+        response_parameters: (0..10)
+            .map(|_| ResponseParameters {
+                size: 32 * 1024,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut message = BytesMut::new();
+    message.put_u8(0);
+    message.put_u32(call.encoded_len() as u32);
+    call.encode(&mut message).expect("encoded");
+    for kind in [
+        Kind::Open {
+            path: "/grpc.testing.TestService/StreamingOutputCall".into(),
+            metadata: http::HeaderMap::new(),
+        },
+        Kind::Data(message.freeze()),
+        Kind::End,
+    ] {
+        socket
+            .send(send(Frame { stream: 1, kind }))
+            .await
+            .expect("sent");
+    }
+    let mut received = 0usize;
+    // Read for a while without returning window.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(Ok(Message::Binary(bytes)))) =
+        tokio::time::timeout_at(deadline, socket.next()).await
+    {
+        if let Kind::Data(data) = grpc_ws::decode(bytes).expect("a frame").kind {
+            received += data.len();
+        }
+    }
+    assert_eq!(
+        received,
+        grpc_ws::INITIAL_WINDOW as usize,
+        "exactly one window, then the server waits"
+    );
+    // Window back: the rest comes, then the trailers.
+    let mut trailers = None;
+    while trailers.is_none() {
+        socket
+            .send(send(Frame {
+                stream: 1,
+                kind: Kind::Window(grpc_ws::INITIAL_WINDOW),
+            }))
+            .await
+            .expect("sent");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut granted = 0usize;
+        while granted < grpc_ws::INITIAL_WINDOW as usize && trailers.is_none() {
+            let Ok(Some(Ok(Message::Binary(bytes)))) =
+                tokio::time::timeout_at(deadline, socket.next()).await
+            else {
+                panic!("the stream stalled after {received} bytes");
+            };
+            match grpc_ws::decode(bytes).expect("a frame").kind {
+                Kind::Data(data) => {
+                    received += data.len();
+                    granted += data.len();
+                }
+                Kind::Trailers(found) => trailers = Some(found),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(trailers.expect("trailers")["grpc-status"], "0");
+    assert!(received > 10 * 32 * 1024, "every answer: {received} bytes");
+
+    // Past the window: the stream is cut with a status, the socket goes on.
+    socket
+        .send(send(Frame {
+            stream: 3,
+            kind: Kind::Open {
+                path: "/Greeter/SayHelloToAll".into(),
+                metadata: http::HeaderMap::new(),
+            },
+        }))
+        .await
+        .expect("sent");
+    socket
+        .send(send(Frame {
+            stream: 3,
+            kind: Kind::Data(Bytes::from(vec![0; grpc_ws::INITIAL_WINDOW as usize + 1])),
+        }))
+        .await
+        .expect("sent");
+    let cut = loop {
+        let Ok(Some(Ok(Message::Binary(bytes)))) =
+            tokio::time::timeout(PATIENCE, socket.next()).await
+        else {
+            panic!("no answer to a frame past the window");
+        };
+        let frame = grpc_ws::decode(bytes).expect("a frame");
+        if let (3, Kind::Trailers(trailers)) = (frame.stream, frame.kind) {
+            break trailers;
+        }
+    };
+    assert_eq!(cut["grpc-status"], "13", "{cut:?}");
+}
