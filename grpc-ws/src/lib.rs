@@ -5,7 +5,7 @@
 //! Written by hand: no crate of the ecosystem carries gRPC's four modes over a multiplexed
 //! WebSocket with flow control (the spec says what the known designs lack).
 
-#[cfg(feature = "client")]
+#[cfg(feature = "calls")]
 pub mod client;
 mod frame;
 #[cfg(feature = "window")]
