@@ -25,20 +25,22 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::{Frame, INITIAL_WINDOW, Kind};
 
-#[cfg(feature = "browser")]
+// By target, not by feature: a workspace build turns on both features (the web app asks
+// for `browser`, the server's tests for `client`), and each target has one socket.
+#[cfg(all(feature = "browser", target_arch = "wasm32"))]
 mod browser;
-#[cfg(feature = "client")]
+#[cfg(all(feature = "client", not(target_arch = "wasm32")))]
 mod native;
 
-#[cfg(feature = "browser")]
+#[cfg(all(feature = "browser", target_arch = "wasm32"))]
 use browser::{connect, spawn};
-#[cfg(all(feature = "client", not(feature = "browser")))]
+#[cfg(all(feature = "client", not(target_arch = "wasm32")))]
 use native::{connect, spawn};
 
 /// The call's future: `Send` natively; in a browser nothing is, and nothing needs to be.
-#[cfg(feature = "browser")]
+#[cfg(target_arch = "wasm32")]
 type CallFuture<T> = futures_util::future::LocalBoxFuture<'static, T>;
-#[cfg(not(feature = "browser"))]
+#[cfg(not(target_arch = "wasm32"))]
 type CallFuture<T> = futures_util::future::BoxFuture<'static, T>;
 
 /// Largest DATA frame the client sends.
