@@ -142,3 +142,23 @@ test('the page runs under a Content-Security-Policy that blocks injected scripts
   assert.ok(page.pageErrors.some((error) => /Content Security Policy/i.test(error.message)),
     'the browser reported the violation');
 });
+
+test('Converse over grpc-ws: each answer arrives before the next name is sent', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  const sockets = [];
+  page.on('websocket', (socket) => sockets.push(socket.url()));
+  for (const [n, name] of ['Ada', 'Grace', 'Linus'].entries()) {
+    await page.fill('#converse-name', name);
+    await page.click('#converse-send');
+    // The answer to this name shows while the call is still open, before the next name.
+    await page.waitForFunction((count) => document.querySelectorAll('#converse-replies li').length === count, n + 1);
+    assert.match(await page.textContent(`#converse-replies li:nth-child(${n + 1})`), new RegExp(name));
+    assert.match(await page.textContent('#converse-status'), /Open/);
+  }
+  await page.click('#converse-end');
+  await page.waitForSelector('#converse-status:has-text("Finished")');
+  assert.equal(sockets.length, 1, `one socket: ${sockets}`);
+  assert.match(sockets[0], /\/grpc-ws$/);
+  await server.waitForLog(/access: call method=\/Greeter\/Converse code=OK/);
+  assert.deepEqual(page.pageErrors, []);
+});

@@ -150,6 +150,10 @@ test('the page works through the balancer, streams included', async () => {
   await page.click('#stream-start');
   await page.waitForFunction(() => document.querySelector('#stream-status').textContent.includes('Finished'));
   assert.equal(await page.$$eval('#stream-replies li', (items) => items.length), 3);
+  // Bidi over grpc-ws, its WebSocket upgraded by nginx.
+  await page.fill('#converse-name', 'Balancer');
+  await page.click('#converse-send');
+  await page.waitForSelector('#converse-replies li:has-text("Balancer")');
   assert.deepEqual(page.pageErrors, []);
 });
 

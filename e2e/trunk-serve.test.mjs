@@ -31,6 +31,7 @@ function freePort() {
 function trunkConfig(serverAddress, port) {
   const config = readFileSync('Trunk.toml', 'utf8')
     .replaceAll('http://127.0.0.1:50051/', `${serverAddress}/`)
+    .replaceAll('ws://127.0.0.1:50051/', `${serverAddress.replace('http://', 'ws://')}/`)
     .replace('target = "index.html"', 'target = "../index.html"')
     .replace('dist = "dist"', 'dist = "e2e-trunk-dist"')
     .replace('port = 8080', `port = ${port}`);
@@ -56,8 +57,10 @@ async function waitUntilServed(pageUrl, timeoutMs) {
 }
 
 before(async () => {
-  server = await startServer({ liveInterval: '300ms' });
+  // trunk's page is another origin to the server: its WebSocket (grpc-ws) needs the server
+  // to accept it, as the README's development command does.
   const port = await freePort();
+  server = await startServer({ liveInterval: '300ms', args: ['--cors-origins', `http://127.0.0.1:${port}`] });
   const config = trunkConfig(server.url, port);
   // Its own process group, so stopping it stops the cargo build it may be running.
   trunk = spawn(TRUNK, ['serve', '--config', config, '--no-autoreload'], {
@@ -110,6 +113,17 @@ test('through trunk serve: unary, a stream arriving one by one, live weather', a
   await page.waitForSelector('#chat-messages .message:has-text("via trunk")');
   await page.goto(`${url}/files`);
   await page.waitForSelector('#no-files, #file-list');
+  assert.equal(await page.$('.error'), null, 'no call failed');
+
+  // The blog (gRPC-Web), the API page (REST and the document) and grpc-ws (its WebSocket).
+  await page.goto(`${url}/blog`);
+  await page.waitForSelector('#posts-end');
+  await page.goto(`${url}/api`);
+  await page.waitForSelector('#api-operations .operation');
+  await page.goto(`${url}/`);
+  await page.fill('#converse-name', 'Trunk');
+  await page.click('#converse-send');
+  await page.waitForSelector('#converse-replies li:has-text("Trunk")');
   assert.equal(await page.$('.error'), null, 'no call failed');
   assert.deepEqual(page.pageErrors, []);
 });

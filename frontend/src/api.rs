@@ -65,6 +65,24 @@ pub fn comments() -> CommentServiceClient<Transport> {
     CommentServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
+/// The Greeter over grpc-ws: one WebSocket to the page's origin, full duplex, so client
+/// streams and bidi calls stream for real.
+pub fn greeter_socket() -> GreeterClient<InterceptedService<grpc_ws::client::Client, PageMetadata>>
+{
+    let location = web_sys::window().map(|window| window.location());
+    let (protocol, host) = location
+        .map(|location| {
+            (
+                location.protocol().unwrap_or_default(),
+                location.host().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    let socket = grpc_ws::client::Client::new(format!("{scheme}://{host}{}", grpc_ws::PATH));
+    GreeterClient::new(InterceptedService::new(socket, PageMetadata))
+}
+
 /// A request with the page's unary deadline.
 pub fn unary<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);

@@ -5,7 +5,10 @@
 //! Written by hand: no crate of the ecosystem carries gRPC's four modes over a multiplexed
 //! WebSocket with flow control (the spec says what the known designs lack).
 
-#[cfg(feature = "client")]
+#[cfg(any(
+    all(feature = "client", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
 pub mod client;
 mod frame;
 #[cfg(feature = "window")]

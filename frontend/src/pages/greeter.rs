@@ -1,4 +1,6 @@
-//! The Greeter page: SayHello (unary) and SayHelloStream (server streaming, stoppable).
+//! The Greeter page: SayHello (unary), SayHelloStream (server streaming, stoppable) and
+//! SayHelloToAll (client streaming, as one batch) over gRPC-Web, and Converse (bidi) over
+//! grpc-ws.
 
 use leptos::prelude::*;
 use proto::greeter::{HelloRequest, HelloStreamRequest};
@@ -21,6 +23,7 @@ pub fn GreeterPage() -> impl IntoView {
         <SayHello />
         <GreetingStream />
         <SayHelloToAll />
+        <Converse />
         <BrowserLimits />
     }
 }
@@ -165,6 +168,93 @@ fn SayHelloToAll() -> impl IntoView {
     }
 }
 
+/// Converse (bidi) over grpc-ws: each name is sent as it is entered, on one open call, and
+/// its answer shows before the next is typed.
+#[component]
+fn Converse() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let replies = RwSignal::new(Vec::<String>::new());
+    let state = RwSignal::new(StreamState::Idle);
+    let names = StoredValue::new(None::<futures_channel::mpsc::UnboundedSender<HelloRequest>>);
+    let task = Task::new();
+    let start = move || {
+        let (sender, receiver) = futures_channel::mpsc::unbounded();
+        names.set_value(Some(sender));
+        replies.set(Vec::new());
+        state.set(StreamState::Connecting);
+        task.start(async move {
+            let conversation = async move {
+                let mut answers = api::greeter_socket().converse(receiver).await?.into_inner();
+                state.set(StreamState::Streaming);
+                while let Some(answer) = answers.message().await? {
+                    replies.update(|replies| replies.push(answer.message));
+                }
+                Ok::<(), tonic::Status>(())
+            };
+            state.set(match conversation.await {
+                Ok(()) => StreamState::Finished,
+                Err(status) => StreamState::Failed(status.into()),
+            });
+            names.set_value(None);
+        });
+    };
+    let say = move || {
+        let text = name.get_untracked().trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        if names.with_value(Option::is_none) {
+            start();
+        }
+        names.with_value(|names| {
+            if let Some(names) = names {
+                let _ = names.unbounded_send(HelloRequest { name: text });
+            }
+        });
+        name.set(String::new());
+    };
+
+    view! {
+        <section class="card" id="converse">
+            <h2>"Converse " <span class="badge">"bidirectional"</span> " " <span class="badge">"grpc-ws"</span></h2>
+            <p class="muted small">
+                "One call stays open over this page's WebSocket: each name goes out as you "
+                "send it, and its answer comes back before you type the next."
+            </p>
+            <form class="row" on:submit=move |event| {
+                event.prevent_default();
+                say();
+            }>
+                <label class="field grow">
+                    <span>"Name"</span>
+                    <input id="converse-name" type="text" autocomplete="off" bind:value=name />
+                </label>
+                <button id="converse-send" type="submit">"Say"</button>
+                <button id="converse-end" type="button" class="secondary"
+                    disabled=move || names.with_value(Option::is_none) && state.get() != StreamState::Streaming
+                    on:click=move |_| names.set_value(None)>"End"</button>
+            </form>
+            <p id="converse-status" class="muted small">
+                {move || match state.get() {
+                    StreamState::Idle => "Not started: the first name opens the call.".to_owned(),
+                    StreamState::Connecting => "Opening…".to_owned(),
+                    StreamState::Streaming => "Open: say another name, or End.".to_owned(),
+                    StreamState::Finished => "Finished.".to_owned(),
+                    StreamState::Stopped => "Stopped.".to_owned(),
+                    StreamState::Failed(_) => "Failed.".to_owned(),
+                }}
+            </p>
+            {move || match state.get() {
+                StreamState::Failed(error) => Some(view! { <ErrorBanner error /> }),
+                _ => None,
+            }}
+            <ol id="converse-replies">
+                {move || replies.get().into_iter().map(|reply| view! { <li>{reply}</li> }).collect_view()}
+            </ol>
+        </section>
+    }
+}
+
 /// What a browser can and cannot do with the streaming kinds of call, and the CLI commands
 /// that do the rest.
 #[component]
@@ -176,9 +266,8 @@ fn BrowserLimits() -> impl IntoView {
                 "gRPC-Web rides on " <code>"fetch"</code> ", and browsers today cannot stream "
                 "a request body over it: the request goes out whole, once the page has all of "
                 "it. So the page above sends a client stream as one batch (a finite stream "
-                "works; a stream you keep adding to does not), and bidirectional "
-                <code>"Converse"</code> " can only be half-duplex here: every reply would come "
-                "after the last name is sent, never in between."
+                "works; a stream you keep adding to does not). " <code>"Converse"</code>
+                " above goes over grpc-ws instead, one WebSocket that carries every mode."
             </p>
             <p>"The native client does both for real, over HTTP/2:"</p>
             <pre class="command"><code>"printf 'Ada\\nGrace\\n' | cargo run -p cli -- greeter to-all\n"

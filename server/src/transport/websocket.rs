@@ -113,16 +113,19 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
         )
             .into_response();
     }
-    let asked = headers
+    // The version is in the path; the subprotocol is optional (some proxies, `trunk serve`'s
+    // among them, drop it), but a client that asks for others and not this one is not ours.
+    let offered: Vec<String> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|protocol| protocol.trim() == SUBPROTOCOL);
-    if !asked {
+        .map(|protocol| protocol.trim().to_owned())
+        .collect();
+    if !offered.is_empty() && !offered.iter().any(|protocol| protocol == SUBPROTOCOL) {
         return (
             StatusCode::BAD_REQUEST,
-            format!("ask for the `{SUBPROTOCOL}` subprotocol"),
+            format!("this endpoint speaks the `{SUBPROTOCOL}` subprotocol"),
         )
             .into_response();
     }

@@ -1,8 +1,8 @@
 //! grpc-ws (`docs/websocket-transport.md`): the four call modes through tonic's generated
 //! clients over one WebSocket (the protocol's native client, `grpc_ws::client`), metadata
 //! and errors both ways, a call dropped mid-way cancelled on the server, flow control on a
-//! large client stream, and the upgrade refused to other origins and to clients that do
-//! not ask for the subprotocol.
+//! large client stream, and the upgrade refused to other origins and to clients that ask
+//! for other subprotocols.
 
 use std::time::Duration;
 
@@ -190,7 +190,7 @@ async fn a_dropped_call_is_cancelled_on_the_server() {
 }
 
 #[tokio::test]
-async fn the_upgrade_is_refused_to_other_origins_and_without_the_subprotocol() {
+async fn the_upgrade_is_refused_to_other_origins_and_other_subprotocols() {
     let app = spawn_app().await;
     let http = reqwest::Client::new();
     let upgrade = |origin: Option<&'static str>, protocol: Option<&'static str>| {
@@ -212,15 +212,19 @@ async fn the_upgrade_is_refused_to_other_origins_and_without_the_subprotocol() {
         .await
         .expect("answered");
     assert_eq!(foreign.status(), 403);
-    let bare = upgrade(None, None).await.expect("answered");
-    assert_eq!(bare.status(), 400);
+    let other = upgrade(None, Some("graphql-ws")).await.expect("answered");
+    assert_eq!(other.status(), 400);
     assert!(
-        bare.text()
+        other
+            .text()
             .await
             .expect("text")
             .contains(grpc_ws::SUBPROTOCOL),
-        "says what to ask for"
+        "says what it speaks"
     );
+    // No subprotocol at all (a proxy may drop it): the path is the version.
+    let bare = upgrade(None, None).await.expect("answered");
+    assert_eq!(bare.status(), 101);
 }
 
 /// The protocol by hand: a client that gives no window back gets one window of DATA and no

@@ -1,6 +1,8 @@
-//! The client end of grpc-ws over tokio-tungstenite: a `tower::Service` for tonic's
-//! generated clients, multiplexing every call on one socket (made on the first call, and
-//! again after it breaks or the server sends GOAWAY).
+//! The client end of grpc-ws: a `tower::Service` for tonic's generated clients,
+//! multiplexing every call on one socket (made on the first call, and again after it
+//! breaks or the server sends GOAWAY). The socket itself is tokio-tungstenite's natively
+//! (`native.rs`) and the page's `WebSocket` in a browser (`browser.rs`); everything else is
+//! here, the same for both.
 //!
 //! Per call: `OPEN`, then the request body as DATA within the server's window (64 KiB per
 //! stream, returned as the handler reads), `END` when it ends; the answer's DATA is returned
@@ -16,15 +18,30 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt, future::BoxFuture};
+use futures_util::future::{AbortHandle, Abortable};
 use http::{HeaderMap, HeaderValue};
 use http_body::Body as _;
 use tokio::sync::{Semaphore, mpsc};
-use tokio_tungstenite::tungstenite::{
-    Message, client::IntoClientRequest, http::header::SEC_WEBSOCKET_PROTOCOL,
-};
 
-use crate::{Frame, INITIAL_WINDOW, Kind, SUBPROTOCOL};
+use crate::{Frame, INITIAL_WINDOW, Kind};
+
+// By target, not by feature: a workspace build turns on both features (the web app asks
+// for `browser`, the server's tests for `client`), and each target has one socket.
+#[cfg(all(feature = "browser", target_arch = "wasm32"))]
+mod browser;
+#[cfg(all(feature = "client", not(target_arch = "wasm32")))]
+mod native;
+
+#[cfg(all(feature = "browser", target_arch = "wasm32"))]
+use browser::{connect, spawn};
+#[cfg(all(feature = "client", not(target_arch = "wasm32")))]
+use native::{connect, spawn};
+
+/// The call's future: `Send` natively; in a browser nothing is, and nothing needs to be.
+#[cfg(target_arch = "wasm32")]
+type CallFuture<T> = futures_util::future::LocalBoxFuture<'static, T>;
+#[cfg(not(target_arch = "wasm32"))]
+type CallFuture<T> = futures_util::future::BoxFuture<'static, T>;
 
 /// Largest DATA frame the client sends.
 const MAX_DATA_FRAME: usize = 16 * 1024;
@@ -48,7 +65,7 @@ struct Stream {
 }
 
 /// One socket and its calls.
-struct Socket {
+pub(crate) struct Socket {
     out: mpsc::UnboundedSender<Frame>,
     streams: Mutex<HashMap<u32, Stream>>,
     next: Mutex<u32>,
@@ -57,6 +74,16 @@ struct Socket {
 }
 
 impl Socket {
+    /// A socket whose frames go out through `out`.
+    fn new(out: mpsc::UnboundedSender<Frame>) -> Arc<Self> {
+        Arc::new(Self {
+            out,
+            streams: Mutex::default(),
+            next: Mutex::new(1),
+            closed: false.into(),
+        })
+    }
+
     fn fail_all(&self, status: &tonic::Status) {
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);
@@ -95,56 +122,7 @@ impl Client {
     }
 }
 
-async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
-    let unavailable = |error: &dyn std::fmt::Display| {
-        tonic::Status::unavailable(format!("grpc-ws {url}: {error}"))
-    };
-    let mut request = url.into_client_request().map_err(|e| unavailable(&e))?;
-    request.headers_mut().insert(
-        SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let (mut sink, mut incoming) = socket.split();
-    let (out, mut queue) = mpsc::unbounded_channel::<Frame>();
-    let shared = Arc::new(Socket {
-        out,
-        streams: Mutex::default(),
-        next: Mutex::new(1),
-        closed: false.into(),
-    });
-    tokio::spawn(async move {
-        while let Some(frame) = queue.recv().await {
-            if sink
-                .send(Message::Binary(crate::encode(&frame)))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    let reader = Arc::clone(&shared);
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = incoming.next().await {
-            let Message::Binary(bytes) = message else {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-                continue;
-            };
-            let Ok(frame) = crate::decode(bytes) else {
-                break;
-            };
-            dispatch(&reader, frame);
-        }
-        reader.fail_all(&tonic::Status::unavailable("the grpc-ws socket closed"));
-    });
-    Ok(shared)
-}
-
+/// A frame from the server, to the call it is for.
 fn dispatch(socket: &Socket, frame: Frame) {
     let mut streams = socket.streams.lock().expect("streams");
     let event = match frame.kind {
@@ -194,7 +172,7 @@ fn dispatch(socket: &Socket, frame: Frame) {
 impl tower_service::Service<http::Request<tonic::body::Body>> for Client {
     type Response = http::Response<Answer>;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+    type Future = CallFuture<Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -220,6 +198,7 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for Client {
                     window: Arc::clone(&window),
                 },
             );
+            let out = socket.out.clone();
             let mut metadata = head.headers;
             for name in ["content-type", "te", "user-agent", "host"] {
                 metadata.remove(name);
@@ -232,7 +211,10 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for Client {
                 },
             });
             // The request body goes out as it is produced, within the server's window.
-            let sender = tokio::spawn(send_body(body, socket.out.clone(), id, window));
+            let (sender, registration) = AbortHandle::new_pair();
+            spawn(async move {
+                let _ = Abortable::new(send_body(body, out, id, window), registration).await;
+            });
             let guard = CancelOnDrop {
                 out: socket.out.clone(),
                 stream: id,
@@ -303,7 +285,7 @@ async fn send_body(
 struct CancelOnDrop {
     out: mpsc::UnboundedSender<Frame>,
     stream: u32,
-    sender: Option<tokio::task::JoinHandle<()>>,
+    sender: Option<AbortHandle>,
     done: bool,
 }
 
