@@ -8,8 +8,8 @@
 //! (64 KiB) of request bytes not yet read by the handler (more is a protocol error and the
 //! stream is cancelled); response bytes are sent only against the client's window, so a
 //! client that reads slowly stops its call's handler rather than filling a queue. The
-//! outgoing queue holds control frames (at most one per DATA frame received or sent) and
-//! DATA within those windows.
+//! outgoing queue holds DATA within those windows and at most `MAX_QUEUED_CONTROL` control
+//! frames; a client that makes more without reading its socket is cut off.
 
 use std::{
     collections::HashMap,
@@ -18,7 +18,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
 };
@@ -152,17 +152,54 @@ struct Call {
 
 type Calls = Arc<Mutex<HashMap<u32, Call>>>;
 
+/// Control frames (window updates, pongs, refusals, headers, trailers) queued for one socket
+/// at most; DATA is bounded by the client's windows instead.
+const MAX_QUEUED_CONTROL: usize = 4096;
+
+/// The socket's outgoing queue. DATA in it is bounded by the client's windows; the control
+/// frames are made by what the client sends (a WINDOW per chunk read, a PONG per PING, a
+/// refusal per OPEN too many), so they are counted, and a client that makes more than
+/// [`MAX_QUEUED_CONTROL`] of them without reading its socket is cut off.
+#[derive(Clone)]
+struct Out {
+    queue: mpsc::UnboundedSender<Frame>,
+    control: Arc<AtomicUsize>,
+    overrun: CancellationToken,
+}
+
+impl Out {
+    fn send(&self, frame: Frame) {
+        if !matches!(frame.kind, Kind::Data(_))
+            && self.control.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED_CONTROL
+        {
+            self.overrun.cancel();
+            return;
+        }
+        let _ = self.queue.send(frame);
+    }
+}
+
 async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) {
     let (mut sink, mut incoming) = socket.split();
-    let (out, mut queue) = mpsc::unbounded_channel::<Frame>();
+    let (queue, mut queued) = mpsc::unbounded_channel::<Frame>();
+    let out = Out {
+        queue,
+        control: Arc::default(),
+        overrun: CancellationToken::new(),
+    };
+    let control = Arc::clone(&out.control);
     let writer = tokio::spawn(async move {
-        while let Some(frame) = queue.recv().await {
+        while let Some(frame) = queued.recv().await {
+            let is_control = !matches!(frame.kind, Kind::Data(_));
             if sink
                 .send(Message::Binary(grpc_ws::encode(&frame)))
                 .await
                 .is_err()
             {
                 break;
+            }
+            if is_control {
+                control.fetch_sub(1, Ordering::AcqRel);
             }
         }
         let _ = sink.close().await;
@@ -173,9 +210,11 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
     loop {
         let message = tokio::select! {
             message = incoming.next() => message,
+            // Control frames pile up unread: the client is not reading its socket.
+            () = out.overrun.cancelled() => break,
             () = endpoint.shutdown.cancelled(), if !draining => {
                 draining = true;
-                let _ = out.send(Frame { stream: 0, kind: Kind::GoAway { last: last_opened } });
+                out.send(Frame { stream: 0, kind: Kind::GoAway { last: last_opened } });
                 if calls.lock().expect("calls").is_empty() {
                     break;
                 }
@@ -195,12 +234,12 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
         match frame.kind {
             Kind::Open { path, metadata } => {
                 if stream <= last_opened || draining {
-                    let _ = out.send(refusal(stream, 14, "this socket takes no new calls"));
+                    out.send(refusal(stream, 14, "this socket takes no new calls"));
                     continue;
                 }
                 last_opened = stream;
                 if calls.lock().expect("calls").len() >= endpoint.max_streams {
-                    let _ = out.send(refusal(
+                    out.send(refusal(
                         stream,
                         8,
                         &format!(
@@ -227,7 +266,7 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                     // Past the window (or after END): a protocol error for this stream.
                     call.cancel.cancel();
                     calls.remove(&stream);
-                    let _ = out.send(refusal(stream, 13, "DATA beyond the stream's window"));
+                    out.send(refusal(stream, 13, "DATA beyond the stream's window"));
                 }
             }
             Kind::End => {
@@ -247,7 +286,7 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                 }
             }
             Kind::Ping(opaque) => {
-                let _ = out.send(Frame {
+                out.send(Frame {
                     stream: 0,
                     kind: Kind::Pong(opaque),
                 });
@@ -296,7 +335,7 @@ fn percent_encode(message: &str) -> String {
 fn open(
     endpoint: &Endpoint,
     calls: &Calls,
-    out: &mpsc::UnboundedSender<Frame>,
+    out: &Out,
     peer: Option<SocketAddr>,
     stream: u32,
     path: String,
@@ -327,7 +366,7 @@ fn open(
     let (out, calls, grpc) = (out.clone(), Arc::clone(calls), endpoint.grpc.clone());
     tokio::spawn(async move {
         let Ok(request) = request.as_mut() else {
-            let _ = out.send(refusal(stream, 12, "not a method path"));
+            out.send(refusal(stream, 12, "not a method path"));
             calls.lock().expect("calls").remove(&stream);
             return;
         };
@@ -356,7 +395,7 @@ fn open(
 async fn answer(
     grpc: Router,
     request: http::Request<Body>,
-    out: &mpsc::UnboundedSender<Frame>,
+    out: &Out,
     stream: u32,
     window: &Semaphore,
 ) {
@@ -365,7 +404,7 @@ async fn answer(
     // A trailers-only answer (most errors) has its status in the headers.
     let trailers_only = head.headers.contains_key("grpc-status");
     if !trailers_only {
-        let _ = out.send(Frame {
+        out.send(Frame {
             stream,
             kind: Kind::Headers(head.headers.clone()),
         });
@@ -373,7 +412,7 @@ async fn answer(
     let mut body = Pin::new(&mut body);
     while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
         let Ok(frame) = frame else {
-            let _ = out.send(refusal(stream, 13, "the answer broke off"));
+            out.send(refusal(stream, 13, "the answer broke off"));
             return;
         };
         match frame.into_data() {
@@ -383,7 +422,7 @@ async fn answer(
                     let Some(granted) = grpc_ws::window::take(window, want).await else {
                         return;
                     };
-                    let _ = out.send(Frame {
+                    out.send(Frame {
                         stream,
                         kind: Kind::Data(data.split_to(granted as usize)),
                     });
@@ -391,7 +430,7 @@ async fn answer(
             }
             Err(frame) => {
                 if let Ok(trailers) = frame.into_trailers() {
-                    let _ = out.send(Frame {
+                    out.send(Frame {
                         stream,
                         kind: Kind::Trailers(trailers),
                     });
@@ -400,7 +439,7 @@ async fn answer(
             }
         }
     }
-    let _ = out.send(if trailers_only {
+    out.send(if trailers_only {
         Frame {
             stream,
             kind: Kind::Trailers(head.headers),
@@ -414,7 +453,7 @@ async fn answer(
 struct Incoming {
     queue: mpsc::UnboundedReceiver<Bytes>,
     unread: Arc<AtomicU32>,
-    out: mpsc::UnboundedSender<Frame>,
+    out: Out,
     stream: u32,
 }
 
@@ -430,7 +469,7 @@ impl http_body::Body for Incoming {
             Poll::Ready(Some(bytes)) => {
                 let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
                 self.unread.fetch_sub(len, Ordering::AcqRel);
-                let _ = self.out.send(Frame {
+                self.out.send(Frame {
                     stream: self.stream,
                     kind: Kind::Window(len),
                 });

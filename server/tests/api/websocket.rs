@@ -355,3 +355,51 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
     };
     assert_eq!(cut["grpc-status"], "13", "{cut:?}");
 }
+
+/// A client that floods PINGs and never reads the PONGs cannot make the server queue them
+/// without bound: the socket is closed once the queue of control frames is full.
+#[tokio::test]
+async fn a_client_that_never_reads_its_socket_is_cut_off() {
+    use futures_util::{SinkExt, StreamExt};
+    use grpc_ws::{Frame, Kind};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = spawn_app().await;
+    let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    let (mut sink, mut incoming) = socket.split();
+    const PINGS: usize = 500_000;
+    let ping = grpc_ws::encode(&Frame {
+        stream: 0,
+        kind: Kind::Ping(*b"flooding"),
+    });
+    // Sending stops by itself once the server has closed its end.
+    let flood = tokio::spawn(async move {
+        for _ in 0..PINGS {
+            if sink.feed(Message::Binary(ping.clone())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.flush().await;
+    });
+    tokio::time::timeout(PATIENCE, flood)
+        .await
+        .expect("the flood is sent or refused in time")
+        .expect("joined");
+    // Only now read: what was queued, then the end, well before every PONG.
+    let mut pongs = 0usize;
+    let ended = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Binary(_)) {
+                pongs += 1;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server closed the socket");
+    assert!(pongs < PINGS, "cut off after {pongs} pongs");
+}
