@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 
-use base64::Engine as _;
 use chrono::Utc;
 use futures_util::{Stream, stream};
 use proto::blog::v1::{
@@ -15,7 +14,7 @@ use proto::blog::v1::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{Peer, forward, from_callee};
+use super::{Peer, forward, from_callee, pages};
 use crate::{
     error::ApiError,
     ops::shutdown::{ResponseStream, until_shutdown},
@@ -33,8 +32,6 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_PER_POST: i64 = 10_000;
 /// Posts followed on one replica at once.
 pub const MAX_WATCHED_POSTS: usize = 1000;
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
-pub const MAX_PAGE_SIZE: i32 = 100;
 /// The notification channel (PostgreSQL) for new comments.
 pub const CHANNEL: &str = "blog_comments";
 
@@ -179,19 +176,7 @@ impl comment_service_server::CommentService for CommentService {
             page_size,
             page_token,
         } = request.into_inner();
-        let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size @ 1..=MAX_PAGE_SIZE => size,
-            other => {
-                return Err(ApiError::invalid(
-                    "page_size",
-                    format!(
-                        "must be 1 to {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE}), got {other}"
-                    ),
-                )
-                .into());
-            }
-        };
+        let size = pages::size(page_size)?;
         let after = if page_token.is_empty() {
             0
         } else {
@@ -266,7 +251,7 @@ impl Follower {
             }
             let rows = self
                 .service
-                .after(&self.post_id, self.last, i64::from(MAX_PAGE_SIZE))
+                .after(&self.post_id, self.last, i64::from(pages::MAX_PAGE_SIZE))
                 .await?;
             if rows.is_empty() {
                 self.watch.changed().await;
@@ -292,19 +277,15 @@ fn gone_or(error: sqlx::Error, post_id: &str) -> ApiError {
 }
 
 fn encode_token(id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("c{id}"))
+    pages::token(&format!("c{id}"))
 }
 
 fn decode_token(token: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::invalid("page_token", "is not a token this server gave out");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    text.strip_prefix('c')
+    pages::position(token)?
+        .strip_prefix('c')
         .and_then(|id| id.parse().ok())
         .filter(|id: &i64| *id >= 0)
-        .ok_or_else(bad)
+        .ok_or_else(pages::not_ours)
 }
 
 #[cfg(test)]
@@ -315,8 +296,6 @@ mod tests {
     fn page_tokens_round_trip_and_strangers_are_refused() {
         assert_eq!(decode_token(&encode_token(42)).expect("token"), 42);
         assert!(decode_token("not a token").is_err());
-        assert!(
-            decode_token(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c-1")).is_err()
-        );
+        assert!(decode_token(&pages::token("c-1")).is_err());
     }
 }

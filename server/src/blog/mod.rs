@@ -10,6 +10,7 @@
 pub mod authors;
 pub mod comments;
 pub mod markdown;
+pub mod pages;
 pub mod posts;
 
 use std::{

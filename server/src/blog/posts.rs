@@ -1,7 +1,6 @@
 //! `blog.v1.PostService`: posts on the store; each post's author is checked and named by
 //! the author service, through its generated client.
 
-use base64::Engine as _;
 use chrono::Utc;
 use proto::blog::v1::{
     CreatePostRequest, DeletePostRequest, GetAuthorRequest, GetPostRequest, ListPostsRequest,
@@ -10,7 +9,7 @@ use proto::blog::v1::{
 };
 use tonic::{Code, Request, Response, Status};
 
-use super::{Peer, forward, from_callee};
+use super::{Peer, forward, from_callee, pages};
 use crate::{
     error::ApiError,
     store::{
@@ -21,8 +20,6 @@ use crate::{
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 100_000;
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
-pub const MAX_PAGE_SIZE: i32 = 100;
 
 const COLUMNS: &str = "id, author_id, title, body, state, create_time_us, update_time_us, \
                        publish_time_us, revision";
@@ -169,19 +166,7 @@ impl post_service_server::PostService for PostService {
         request: Request<ListPostsRequest>,
     ) -> Result<Response<ListPostsResponse>, Status> {
         let asked = request.get_ref();
-        let size = match asked.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size @ 1..=MAX_PAGE_SIZE => size,
-            other => {
-                return Err(ApiError::invalid(
-                    "page_size",
-                    format!(
-                        "must be 1 to {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE}), got {other}"
-                    ),
-                )
-                .into());
-            }
-        };
+        let size = pages::size(asked.page_size)?;
         let after = if asked.page_token.is_empty() {
             None
         } else {
@@ -392,15 +377,11 @@ fn conflict(id: &str, sent: i64, now: i64) -> ApiError {
 
 /// A page token: where the last page ended (time and id), opaque to clients.
 fn encode_token(time: i64, id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{time}:{id}"))
+    pages::token(&format!("{time}:{id}"))
 }
 
 fn decode_token(token: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::invalid("page_token", "is not a token this server gave out");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (time, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok((time.parse().map_err(|_| bad())?, id.to_owned()))
+    let position = pages::position(token)?;
+    let (time, id) = position.split_once(':').ok_or_else(pages::not_ours)?;
+    Ok((time.parse().map_err(|_| pages::not_ours())?, id.to_owned()))
 }
