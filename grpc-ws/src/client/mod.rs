@@ -19,7 +19,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use http_body::Body as _;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -358,16 +358,7 @@ impl http_body::Body for Answer {
 }
 
 fn status_trailers(status: &tonic::Status) -> HeaderMap {
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from(status.code() as i32));
-    if let Ok(message) = HeaderValue::from_str(
-        &status
-            .message()
-            .replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?"),
-    ) {
-        trailers.insert("grpc-message", message);
-    }
-    trailers
+    crate::status_trailers(status.code() as i32, status.message())
 }
 
 impl std::fmt::Debug for Client {

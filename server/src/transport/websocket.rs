@@ -308,28 +308,10 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
 
 /// A stream refused or cut before (or instead of) its answer: `CANCEL`-free, just trailers.
 fn refusal(stream: u32, code: u8, message: &str) -> Frame {
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from(u16::from(code)));
-    if let Ok(message) = HeaderValue::from_str(&percent_encode(message)) {
-        trailers.insert("grpc-message", message);
-    }
     Frame {
         stream,
-        kind: Kind::Trailers(trailers),
+        kind: Kind::Trailers(grpc_ws::status_trailers(i32::from(code), message)),
     }
-}
-
-/// grpc-message's percent-encoding of what is not printable ASCII (and `%`).
-fn percent_encode(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for byte in message.bytes() {
-        if (0x20..0x7f).contains(&byte) && byte != b'%' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn open(
@@ -513,10 +495,5 @@ mod tests {
         assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example")));
         assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example")));
         assert!(!endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")));
-    }
-
-    #[test]
-    fn messages_are_percent_encoded() {
-        assert_eq!(percent_encode("50% off: é"), "50%25 off: %C3%A9");
     }
 }
