@@ -403,3 +403,174 @@ async fn a_client_that_never_reads_its_socket_is_cut_off() {
     assert!(ended.is_ok(), "the server closed the socket");
     assert!(pongs < PINGS, "cut off after {pongs} pongs");
 }
+
+/// A WebSocket server that upgrades and then says nothing, whatever comes: for the client's
+/// own deadline and liveness checks. Its address, and the task (aborted at the end).
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Answers the subprotocol the native client asks for, then nothing.
+                let agree = |_: &Request, mut response: Response| {
+                    response.headers_mut().insert(
+                        "sec-websocket-protocol",
+                        grpc_ws::SUBPROTOCOL.parse().expect("header"),
+                    );
+                    Ok(response)
+                };
+                if let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await {
+                    while let Some(Ok(_)) = socket.next().await {}
+                }
+            });
+        }
+    });
+    (format!("ws://{address}{}", grpc_ws::PATH), task)
+}
+
+#[tokio::test]
+async fn a_call_fails_at_its_deadline_even_when_the_server_is_silent() {
+    let (url, server) = silent_server().await;
+    let mut client = GreeterClient::new(Client::new(url));
+    let mut request = tonic::Request::new(HelloRequest { name: "Ada".into() });
+    request.set_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(PATIENCE, client.say_hello(request))
+        .await
+        .expect("the call ends by itself")
+        .expect_err("nobody answers");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "not before the deadline: {:?}",
+        started.elapsed()
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_socket_that_does_not_answer_pings_fails_its_calls() {
+    let (url, server) = silent_server().await;
+    let transport =
+        Client::new(url).keepalive(Duration::from_millis(100), Duration::from_millis(200));
+    let mut client = GreeterClient::new(transport);
+    // No deadline: only the pings can tell that the server is gone.
+    let (_names, names_out) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let status = tokio::time::timeout(
+        PATIENCE,
+        client.converse(tokio_stream::wrappers::ReceiverStream::new(names_out)),
+    )
+    .await
+    .expect("the call ends by itself")
+    .expect_err("nobody answers");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("ping"), "{status:?}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_answered_socket_stays_open_across_pings() {
+    let app = spawn_app().await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH))
+        .keepalive(Duration::from_millis(50), Duration::from_millis(200));
+    let mut client = GreeterClient::new(transport.clone());
+    client
+        .say_hello(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("first call");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client
+        .say_hello(HelloRequest {
+            name: "Grace".into(),
+        })
+        .await
+        .expect("after a dozen pings");
+    assert_eq!(transport.sockets_opened(), 1, "the same socket");
+}
+
+#[tokio::test]
+async fn without_a_socket_complete_requests_go_the_other_way_and_streams_are_refused() {
+    use grpc_ws::client::Fallback;
+
+    let app = spawn_app().await;
+    // Nothing listens at the socket's address: a port taken and let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let socket = Client::new(format!("ws://{closed}{}", grpc_ws::PATH));
+    let native = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("native channel");
+    let mut client = GreeterClient::new(Fallback::new(socket, native));
+
+    let reply = client
+        .say_hello(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("unary goes the other way");
+    assert_eq!(reply.get_ref().message, "Hello, Ada!");
+    assert_eq!(
+        reply.extensions().get::<grpc_ws::client::Via>(),
+        Some(&grpc_ws::client::Via::Other)
+    );
+    // A client stream all there at the call goes too.
+    let summary = client
+        .say_hello_to_all(names(&["Ada", "Grace"]))
+        .await
+        .expect("complete client stream")
+        .into_inner();
+    assert_eq!(summary.count, 2);
+    // One still being written cannot: refused at once, saying why.
+    let (_names, names_out) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let status = tokio::time::timeout(
+        PATIENCE,
+        client.converse(tokio_stream::wrappers::ReceiverStream::new(names_out)),
+    )
+    .await
+    .expect("refused, not waiting")
+    .expect_err("bidi needs the socket");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("grpc-ws socket"), "{status:?}");
+}
+
+#[tokio::test]
+async fn with_the_socket_every_call_takes_it() {
+    use grpc_ws::client::{Fallback, Via};
+
+    let app = spawn_app().await;
+    let socket = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let native = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("native channel");
+    let fallback = Fallback::new(socket.clone(), native);
+    let mut client = GreeterClient::new(fallback.clone());
+    for name in ["Ada", "Grace"] {
+        let reply = client
+            .say_hello(HelloRequest { name: name.into() })
+            .await
+            .expect("unary");
+        assert_eq!(reply.extensions().get::<Via>(), Some(&Via::Socket));
+    }
+    assert_eq!(socket.sockets_opened(), 1, "one socket for both calls");
+    fallback.set_socket_first(false);
+    let reply = client
+        .say_hello(HelloRequest {
+            name: "Linus".into(),
+        })
+        .await
+        .expect("unary");
+    assert_eq!(
+        reply.extensions().get::<Via>(),
+        Some(&Via::Other),
+        "switched off"
+    );
+}
