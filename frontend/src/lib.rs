@@ -1,9 +1,12 @@
 //! The web app: a Leptos client-side app whose every call goes through the stubs generated
-//! from `proto/`, over gRPC-Web (tonic-web-wasm-client).
+//! from `proto/`, over the page's grpc-ws socket (all four modes), or gRPC-Web
+//! (tonic-web-wasm-client) when the socket cannot be had.
 
 mod api;
 mod components;
 mod format;
+mod inspector;
+mod inspector_panel;
 
 mod pages;
 mod storage;
@@ -50,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/api") view=ApiPage />
                 </Routes>
             </main>
+            <inspector_panel::InspectorPanel />
             <footer class="footer">
                 "Rust all the way: tonic + tonic-web on the server, Leptos and "
                 "tonic-web-wasm-client in the browser, one .proto contract between them."

@@ -16,7 +16,7 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use http_body::Body as _;
 
-use super::{Answer, BoxError, CallFuture, Client, MaybeSend, call};
+use super::{Answer, BoxError, Client, call};
 
 /// Which transport carried a call: in its response's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,16 +96,15 @@ impl<F, B> tower_service::Service<http::Request<tonic::body::Body>> for Fallback
 where
     F: tower_service::Service<http::Request<tonic::body::Body>, Response = http::Response<B>>
         + Clone
-        + MaybeSend
         + 'static,
     F::Error: Into<BoxError>,
-    F::Future: MaybeSend,
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
     type Response = http::Response<FallbackBody<B>>;
     type Error = BoxError;
-    type Future = CallFuture<Result<Self::Response, BoxError>>;
+    // Not `Send` even natively: `fetch` transports are not, and a page has one thread.
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))

@@ -57,16 +57,6 @@ type CallFuture<T> = futures_util::future::LocalBoxFuture<'static, T>;
 #[cfg(not(target_arch = "wasm32"))]
 type CallFuture<T> = futures_util::future::BoxFuture<'static, T>;
 
-/// `Send` where futures must be (natively), nothing in a browser.
-#[cfg(target_arch = "wasm32")]
-pub trait MaybeSend {}
-#[cfg(target_arch = "wasm32")]
-impl<T> MaybeSend for T {}
-#[cfg(not(target_arch = "wasm32"))]
-pub trait MaybeSend: Send {}
-#[cfg(not(target_arch = "wasm32"))]
-impl<T: Send> MaybeSend for T {}
-
 /// Largest DATA frame the client sends.
 const MAX_DATA_FRAME: usize = 16 * 1024;
 /// How often an open socket is pinged, and how long the server has to answer.
