@@ -156,12 +156,13 @@ pub mod access_token {
     }
 
     thread_local! {
-        static CHANGES: RwSignal<u64> = RwSignal::new(0);
+        // Reference-counted: not disposed with the component that first asked for it.
+        static CHANGES: ArcRwSignal<u64> = ArcRwSignal::new(0);
     }
 
     /// Counts saves: a call that holds the token for long (the chat's Join) follows it.
-    pub fn changes() -> RwSignal<u64> {
-        CHANGES.with(|changes| *changes)
+    pub fn changes() -> ArcRwSignal<u64> {
+        CHANGES.with(Clone::clone)
     }
 }
 /// A failed call as the page shows it: the gRPC code, the server's message, and the error

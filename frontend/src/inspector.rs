@@ -51,13 +51,15 @@ pub struct Call {
 }
 
 thread_local! {
-    static CALLS: RwSignal<VecDeque<Call>> = RwSignal::new(VecDeque::new());
+    // Reference-counted, not owned by whichever component touched it first (that owner's
+    // cleanup would dispose an arena signal).
+    static CALLS: ArcRwSignal<VecDeque<Call>> = ArcRwSignal::new(VecDeque::new());
     static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
 }
 
 /// Every recorded call, oldest first.
-pub fn calls() -> RwSignal<VecDeque<Call>> {
-    CALLS.with(|calls| *calls)
+pub fn calls() -> ArcRwSignal<VecDeque<Call>> {
+    CALLS.with(Clone::clone)
 }
 
 fn now() -> f64 {
@@ -106,6 +108,13 @@ fn end(id: u64, status: &tonic::Status) {
     });
 }
 
+fn transport_name(via: grpc_ws::client::Via) -> &'static str {
+    match via {
+        grpc_ws::client::Via::Socket => "socket",
+        grpc_ws::client::Via::Other => "fetch",
+    }
+}
+
 /// The inspecting layer around a transport.
 #[derive(Debug, Clone)]
 pub struct Inspect<S>(pub S);
@@ -149,6 +158,12 @@ where
                 duration: None,
             });
         });
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(grpc_ws::client::OnVia(std::sync::Arc::new(move |via| {
+                update(id, |call| call.transport = transport_name(via));
+            })));
         let request = request.map(|body| {
             tonic::body::Body::new(Inspected {
                 inner: body,
@@ -162,15 +177,8 @@ where
         Box::pin(async move {
             match answer.await {
                 Ok(response) => {
-                    let transport = match response.extensions().get::<grpc_ws::client::Via>() {
-                        Some(grpc_ws::client::Via::Socket) => "socket",
-                        _ => "fetch",
-                    };
                     let headers = metadata(response.headers());
-                    update(id, |call| {
-                        call.transport = transport;
-                        call.response_metadata = headers;
-                    });
+                    update(id, |call| call.response_metadata = headers);
                     finish(id, response.headers());
                     Ok(response.map(|body| Inspected {
                         inner: body,

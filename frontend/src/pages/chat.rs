@@ -292,7 +292,7 @@ fn Room(room: String) -> impl IntoView {
     };
     connect();
     // The open Join carries the token it was made with: a new token (or none) joins anew.
-    let token_changes = api::access_token::changes();
+    let token_changes = RwSignal::from(api::access_token::changes());
     let seen = StoredValue::new(token_changes.get_untracked());
     Effect::new(move || {
         let now = token_changes.get();

@@ -31,12 +31,23 @@ pub(super) fn now_millis() -> f64 {
     js_sys::Date::now()
 }
 
-/// The event handlers, kept as long as the socket is open (dropping them would unhook
-/// them from the page).
+/// The event handlers, kept as long as the socket is used. Dropped, they are unhooked
+/// first: the page would otherwise call a freed closure for events still to come (the
+/// `close` after an `error`, or after our own `close()`).
 struct Handlers {
+    ws: WebSocket,
     _message: Closure<dyn FnMut(MessageEvent)>,
     _open: Closure<dyn FnMut(web_sys::Event)>,
     _close: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Drop for Handlers {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        self.ws.set_onmessage(None);
+    }
 }
 
 pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
@@ -94,18 +105,21 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
     ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     let handlers = Handlers {
+        ws: ws.clone(),
         _message: on_message,
         _open: on_open,
         _close: on_close,
     };
     if !is_open.await.unwrap_or(false) {
+        drop(handlers);
+        let _ = ws.close();
         return Err(unavailable("the socket did not open"));
     }
     // The writer holds the page's socket and its handlers until the socket has ended
     // (broken, unanswered pings, or nothing uses it any more).
-    let ended = Arc::clone(&shared.ended);
+    let (ended, weak) = (Arc::clone(&shared.ended), Arc::downgrade(&shared));
     wasm_bindgen_futures::spawn_local(async move {
-        let _handlers = handlers;
+        let handlers = handlers;
         loop {
             let next = std::pin::pin!(queue.recv());
             let stop = std::pin::pin!(ended.wait());
@@ -117,6 +131,11 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
                 break;
             }
         }
+        // Calls still open hear it from here: the page's `close` event is unhooked.
+        if let Some(shared) = weak.upgrade() {
+            shared.fail_all(&tonic::Status::unavailable("the grpc-ws socket closed"));
+        }
+        drop(handlers);
         let _ = ws.close();
     });
     Ok(shared)

@@ -25,6 +25,17 @@ pub enum Via {
     Other,
 }
 
+/// Told which transport a call takes as soon as that is chosen, before any answer (a
+/// client stream's comes only at its end): put one in the request's extensions.
+#[derive(Clone)]
+pub struct OnVia(pub Arc<dyn Fn(Via) + Send + Sync>);
+
+impl std::fmt::Debug for OnVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnVia")
+    }
+}
+
 /// A [`Client`] with another transport behind it. Clones share the socket and the switch.
 #[derive(Clone)]
 pub struct Fallback<F> {
@@ -113,10 +124,17 @@ where
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let (socket, mut other, first) =
             (self.socket.clone(), self.other.clone(), self.socket_first());
+        let told = request.extensions().get::<OnVia>().cloned();
+        let tell = move |via| {
+            if let Some(OnVia(told)) = &told {
+                told(via);
+            }
+        };
         Box::pin(async move {
             let refused = if first {
                 match socket.socket().await {
                     Ok(open) => {
+                        tell(Via::Socket);
                         let mut response = call(&open, request).await.map(FallbackBody::Socket);
                         response.extensions_mut().insert(Via::Socket);
                         return Ok(response);
@@ -139,6 +157,7 @@ where
                 ))
                 .into());
             };
+            tell(Via::Other);
             std::future::poll_fn(|context| other.poll_ready(context))
                 .await
                 .map_err(Into::into)?;

@@ -18,7 +18,7 @@
 //! UNAVAILABLE saying why.
 
 mod fallback;
-pub use fallback::{Fallback, FallbackBody, Via};
+pub use fallback::{Fallback, FallbackBody, OnVia, Via};
 
 use std::{
     collections::HashMap,

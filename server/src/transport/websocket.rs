@@ -13,7 +13,6 @@
 
 use std::{
     collections::HashMap,
-    convert::Infallible,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -140,8 +139,10 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
 
 /// One open call on the socket.
 struct Call {
-    /// Request bytes for the handler; dropped at `END`.
-    request: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Request bytes for the handler, then `None` at `END`. Dropped without that (the call
+    /// cancelled, the socket gone), the handler's request stream ends in an error, never
+    /// as if the client had finished.
+    request: Option<mpsc::UnboundedSender<Option<Bytes>>>,
     /// Request bytes received and not yet read by the handler.
     unread: Arc<AtomicU32>,
     /// The client's window for this call's response bytes.
@@ -261,7 +262,10 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                     .unread
                     .fetch_add(len, Ordering::AcqRel)
                     .saturating_add(len);
-                let sent = call.request.as_ref().map(|request| request.send(bytes));
+                let sent = call
+                    .request
+                    .as_ref()
+                    .map(|request| request.send(Some(bytes)));
                 if unread > INITIAL_WINDOW || !matches!(sent, Some(Ok(()))) {
                     // Past the window (or after END): a protocol error for this stream.
                     call.cancel.cancel();
@@ -270,8 +274,10 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                 }
             }
             Kind::End => {
-                if let Some(call) = calls.lock().expect("calls").get_mut(&stream) {
-                    call.request = None;
+                if let Some(call) = calls.lock().expect("calls").get_mut(&stream)
+                    && let Some(request) = call.request.take()
+                {
+                    let _ = request.send(None);
                 }
             }
             Kind::Cancel => {
@@ -338,6 +344,7 @@ fn open(
     );
     let body = Incoming {
         queue: request_queue,
+        finished: false,
         unread,
         out: out.clone(),
         stream,
@@ -364,8 +371,13 @@ fn open(
         if let Some(peer) = peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
+        request
+            .extensions_mut()
+            .insert(crate::layers::access_log::Transport("grpc-ws"));
         let request = std::mem::replace(request, http::Request::new(Body::empty()));
         tokio::select! {
+            // A cancelled call is dropped, never let finish on what it had.
+            biased;
             () = cancel.cancelled() => {}
             () = answer(grpc, request, &out, stream, &window) => {}
         }
@@ -433,7 +445,9 @@ async fn answer(
 
 /// A call's request body: the client's DATA, returning window as the handler reads it.
 struct Incoming {
-    queue: mpsc::UnboundedReceiver<Bytes>,
+    queue: mpsc::UnboundedReceiver<Option<Bytes>>,
+    /// `END` came: nothing more, and no error either.
+    finished: bool,
     unread: Arc<AtomicU32>,
     out: Out,
     stream: u32,
@@ -441,14 +455,17 @@ struct Incoming {
 
 impl http_body::Body for Incoming {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = tonic::Status;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         context: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, tonic::Status>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
         match self.queue.poll_recv(context) {
-            Poll::Ready(Some(bytes)) => {
+            Poll::Ready(Some(Some(bytes))) => {
                 let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
                 self.unread.fetch_sub(len, Ordering::AcqRel);
                 self.out.send(Frame {
@@ -457,7 +474,14 @@ impl http_body::Body for Incoming {
                 });
                 Poll::Ready(Some(Ok(http_body::Frame::data(bytes))))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            // `END`: the client finished its stream.
+            Poll::Ready(Some(None)) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => Poll::Ready(Some(Err(tonic::Status::cancelled(
+                "the client cancelled the call (or its socket went away)",
+            )))),
             Poll::Pending => Poll::Pending,
         }
     }
