@@ -360,6 +360,7 @@ impl App {
             &config.cors_origins,
             config.dev_cors_any_origin,
             config.max_streams_per_connection as usize,
+            config.ws_max_frames_per_second,
             shutdown.clone(),
         );
         let mut router = grpc

@@ -51,6 +51,7 @@ pub struct Endpoint {
     origins: Arc<Vec<HeaderValue>>,
     any_origin: bool,
     max_streams: usize,
+    max_frames_per_second: u32,
     shutdown: CancellationToken,
 }
 
@@ -60,6 +61,7 @@ impl Endpoint {
         origins: &[HeaderValue],
         any_origin: bool,
         max_streams: usize,
+        max_frames_per_second: u32,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -67,14 +69,20 @@ impl Endpoint {
             origins: Arc::new(origins.to_vec()),
             any_origin,
             max_streams,
+            max_frames_per_second,
             shutdown,
         }
     }
 
-    /// `GET /grpc-ws`, as a router to merge.
+    /// `GET /grpc-ws` (HTTP/1.1 Upgrade) and `CONNECT /grpc-ws` (HTTP/2, RFC 8441), as a
+    /// router to merge.
     pub fn router(self) -> Router {
+        use axum::routing::{MethodFilter, on};
         Router::new()
-            .route(grpc_ws::PATH, axum::routing::get(upgrade))
+            .route(
+                grpc_ws::PATH,
+                on(MethodFilter::GET.or(MethodFilter::CONNECT), upgrade),
+            )
             .with_state(self)
     }
 
@@ -105,6 +113,7 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let headers = request.headers().clone();
+    let version = request.version();
     if !endpoint.allows(&headers) {
         return (
             StatusCode::FORBIDDEN,
@@ -134,7 +143,10 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
     };
     ws.protocols([SUBPROTOCOL])
         .max_message_size(grpc_ws::INITIAL_WINDOW as usize + 64 * 1024)
-        .on_upgrade(move |socket| serve(socket, endpoint, peer))
+        .on_upgrade(move |socket| {
+            tracing::debug!(?peer, ?version, "grpc-ws socket opened");
+            serve(socket, endpoint, peer)
+        })
 }
 
 /// One open call on the socket.
@@ -208,6 +220,8 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
     let calls: Calls = Arc::default();
     let mut last_opened = 0u32;
     let mut draining = false;
+    // Frames this second: a client past the limit is closed.
+    let (mut second, mut frames) = (tokio::time::Instant::now(), 0u32);
     loop {
         let message = tokio::select! {
             message = incoming.next() => message,
@@ -222,6 +236,18 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                 continue;
             }
         };
+        if second.elapsed() >= std::time::Duration::from_secs(1) {
+            (second, frames) = (tokio::time::Instant::now(), 0);
+        }
+        frames += 1;
+        if frames > endpoint.max_frames_per_second {
+            tracing::warn!(
+                ?peer,
+                limit = endpoint.max_frames_per_second,
+                "grpc-ws socket sent more frames in a second than allowed: closed"
+            );
+            break;
+        }
         let bytes = match message {
             Some(Ok(Message::Binary(bytes))) => bytes,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -496,7 +522,14 @@ mod tests {
             .iter()
             .map(|o| HeaderValue::from_static(o))
             .collect();
-        Endpoint::new(Router::new(), &origins, false, 10, CancellationToken::new())
+        Endpoint::new(
+            Router::new(),
+            &origins,
+            false,
+            10,
+            1000,
+            CancellationToken::new(),
+        )
     }
 
     fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {

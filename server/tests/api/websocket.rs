@@ -364,7 +364,9 @@ async fn a_client_that_never_reads_its_socket_is_cut_off() {
     use grpc_ws::{Frame, Kind};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-    let app = spawn_app().await;
+    // The frame rate allowed high enough that only the queue's bound can stop the flood.
+    let app =
+        crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 1_000_000).await;
     let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
         .into_client_request()
         .expect("request");
@@ -572,5 +574,47 @@ async fn with_the_socket_every_call_takes_it() {
         reply.extensions().get::<Via>(),
         Some(&Via::Other),
         "switched off"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_that_sends_more_frames_per_second_than_allowed_is_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use grpc_ws::{Frame, Kind};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 200).await;
+    let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    let (mut sink, mut incoming) = socket.split();
+    let ping = grpc_ws::encode(&Frame {
+        stream: 0,
+        kind: Kind::Ping(*b"too-fast"),
+    });
+    // 1,000 pings at once, reading every answer: only the rate is wrong.
+    tokio::spawn(async move {
+        for _ in 0..1000 {
+            if sink.send(Message::Binary(ping.clone())).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut pongs = 0usize;
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Binary(_)) {
+                pongs += 1;
+            }
+        }
+    })
+    .await
+    .expect("the server closed the socket");
+    assert!(
+        (1..=200).contains(&pongs),
+        "answered {pongs} pings before closing"
     );
 }
