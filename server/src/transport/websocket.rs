@@ -88,16 +88,20 @@ impl Endpoint {
 
     /// Same origin (the `Host` the page came from), a listed one, or no `Origin` at all (a
     /// native client: browsers always send one).
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    fn allows(&self, headers: &HeaderMap, authority: Option<&str>) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
         };
         if self.any_origin || self.origins.iter().any(|allowed| allowed == origin) {
             return true;
         }
+        // HTTP/1.1 names the host in `Host`; HTTP/2 in `:authority`.
         let (Ok(origin), Some(host)) = (
             origin.to_str(),
-            headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or(authority),
         ) else {
             return false;
         };
@@ -114,7 +118,8 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
         .map(|info| info.0);
     let headers = request.headers().clone();
     let version = request.version();
-    if !endpoint.allows(&headers) {
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    if !endpoint.allows(&headers, authority.as_deref()) {
         return (
             StatusCode::FORBIDDEN,
             "this origin may not open a grpc-ws socket",
@@ -542,15 +547,40 @@ mod tests {
     }
 
     #[test]
+    fn over_http2_the_authority_names_the_host() {
+        let endpoint = endpoint(&[]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
+        assert!(endpoint.allows(&headers, Some("app.example")));
+        assert!(!endpoint.allows(&headers, Some("api.example")));
+        assert!(!endpoint.allows(&headers, None));
+    }
+
+    #[test]
     fn origins_same_listed_or_none() {
         let endpoint = endpoint(&["https://app.example"]);
         assert!(
-            endpoint.allows(&headers(None, "api.example")),
+            endpoint.allows(&headers(None, "api.example"), None),
             "a native client"
         );
-        assert!(endpoint.allows(&headers(Some("http://localhost:8080"), "localhost:8080")));
-        assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example")));
-        assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example")));
-        assert!(!endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")));
+        assert!(
+            endpoint.allows(&headers(Some("http://localhost:8080"), "localhost:8080")),
+            None
+        );
+        assert!(
+            endpoint.allows(&headers(Some("https://app.example"), "api.example")),
+            None
+        );
+        assert!(
+            !endpoint.allows(&headers(Some("https://evil.example"), "api.example")),
+            None
+        );
+        assert!(
+            !endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")),
+            None
+        );
     }
 }
