@@ -566,21 +566,15 @@ mod tests {
             endpoint.allows(&headers(None, "api.example"), None),
             "a native client"
         );
-        assert!(
-            endpoint.allows(&headers(Some("http://localhost:8080"), "localhost:8080")),
+        assert!(endpoint.allows(
+            &headers(Some("http://localhost:8080"), "localhost:8080"),
             None
-        );
-        assert!(
-            endpoint.allows(&headers(Some("https://app.example"), "api.example")),
+        ));
+        assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example"), None));
+        assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example"), None));
+        assert!(!endpoint.allows(
+            &headers(Some("http://localhost:9999"), "localhost:8080"),
             None
-        );
-        assert!(
-            !endpoint.allows(&headers(Some("https://evil.example"), "api.example")),
-            None
-        );
-        assert!(
-            !endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")),
-            None
-        );
+        ));
     }
 }

@@ -419,6 +419,7 @@ async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
                 // Answers the subprotocol the native client asks for, then nothing.
+                #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
                 let agree = |_: &Request, mut response: Response| {
                     response.headers_mut().insert(
                         "sec-websocket-protocol",
