@@ -14,6 +14,7 @@ use proto::{
     chat::v1::chat_service_client::ChatServiceClient,
     files::v1::file_service_client::FileServiceClient,
     greeter::greeter_client::GreeterClient,
+    grpc_testing::test_service_client::TestServiceClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
 use tonic::{
@@ -108,6 +109,20 @@ pub fn posts() -> PostServiceClient<Transport> {
 
 pub fn comments() -> CommentServiceClient<Transport> {
     CommentServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+}
+
+pub fn test_service() -> TestServiceClient<Transport> {
+    TestServiceClient::new(transport())
+}
+
+/// The interop service over the socket (`true`) or gRPC-Web fetch, whatever the page's
+/// switch says: for measuring one against the other. Same socket as the page.
+pub fn test_service_over(socket: bool) -> TestServiceClient<Transport> {
+    PAGE.with(|page| {
+        let own = grpc_ws::client::Fallback::new(page.socket().clone(), page.other().clone());
+        own.set_socket_first(socket);
+        TestServiceClient::new(InterceptedService::new(Inspect(own), PageMetadata))
+    })
 }
 
 /// A request with the page's unary deadline.

@@ -20,7 +20,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, NotFound, PostPage, WeatherPage,
+    ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, InteropPage, NotFound, PostPage,
+    WeatherPage,
 };
 
 #[component]
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
                     <A href="/files">"Files"</A>
                     <A href="/blog">"Blog"</A>
                     <A href="/api">"API"</A>
+                    <A href="/interop">"Interop"</A>
                 </nav>
             </header>
             <main class="container">
@@ -51,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/blog") view=BlogPage />
                     <Route path=path!("/blog/:id") view=PostPage />
                     <Route path=path!("/api") view=ApiPage />
+                    <Route path=path!("/interop") view=InteropPage />
                 </Routes>
             </main>
             <inspector_panel::InspectorPanel />

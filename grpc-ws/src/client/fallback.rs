@@ -65,6 +65,10 @@ impl<F> Fallback<F> {
     pub fn socket(&self) -> &Client {
         &self.socket
     }
+
+    pub fn other(&self) -> &F {
+        &self.other
+    }
 }
 
 /// The answer from either transport.
