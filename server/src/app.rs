@@ -359,7 +359,7 @@ impl App {
             grpc.clone(),
             &config.cors_origins,
             config.dev_cors_any_origin,
-            config.max_streams_per_connection as usize,
+            config.ws_max_streams_per_socket as usize,
             config.ws_max_frames_per_second,
             shutdown.clone(),
         );

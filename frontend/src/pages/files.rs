@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Bytes per Upload message (the server takes up to 1 MiB). The page holds about one of
-/// these and one stream window (64 KiB) of the file at a time, whatever its size.
+/// these and one stream window (256 KiB) of the file at a time, whatever its size.
 const CHUNK_BYTES: f64 = 128.0 * 1024.0;
 /// Over gRPC-Web the file is read whole first (a `fetch` body cannot stream): at most this.
 const FETCH_MAX_BYTES: f64 = 256.0 * 1024.0 * 1024.0;

@@ -4,7 +4,7 @@
 //! (`native.rs`) and the page's `WebSocket` in a browser (`browser.rs`); everything else is
 //! here, the same for both.
 //!
-//! Per call: `OPEN`, then the request body as DATA within the server's window (64 KiB per
+//! Per call: `OPEN`, then the request body as DATA within the server's window (256 KiB per
 //! stream, returned as the handler reads), `END` when it ends; the answer's DATA is returned
 //! window for as the generated client reads it, so a slow reader stops the server's
 //! handler. Dropping the answer before its trailers sends `CANCEL`. A broken socket ends
@@ -58,7 +58,7 @@ type CallFuture<T> = futures_util::future::LocalBoxFuture<'static, T>;
 type CallFuture<T> = futures_util::future::BoxFuture<'static, T>;
 
 /// Largest DATA frame the client sends.
-const MAX_DATA_FRAME: usize = 16 * 1024;
+const MAX_DATA_FRAME: usize = 64 * 1024;
 /// How often an open socket is pinged, and how long the server has to answer.
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,7 @@
 //!
 //! Written by hand (see `grpc-ws/`'s header). The memory one socket can make the server
 //! hold is bounded: at most `max_streams` calls at once; per stream at most one window
-//! (64 KiB) of request bytes not yet read by the handler (more is a protocol error and the
+//! (256 KiB) of request bytes not yet read by the handler (more is a protocol error and the
 //! stream is cancelled); response bytes are sent only against the client's window, so a
 //! client that reads slowly stops its call's handler rather than filling a queue. The
 //! outgoing queue holds DATA within those windows and at most `MAX_QUEUED_CONTROL` control

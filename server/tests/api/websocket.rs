@@ -138,7 +138,7 @@ async fn errors_come_back_with_their_code_and_the_token_goes_along() {
 async fn a_large_client_stream_passes_within_the_windows() {
     let app = spawn_app().await;
     let mut client = socket(&app);
-    // 5,000 names of 200 bytes: about 1 MB, far past one 64 KiB window.
+    // 5,000 names of 200 bytes: about 1 MB, far past one 256 KiB window.
     let long: Vec<String> = (0..5_000).map(|n| format!("{n:0>200}")).collect();
     let requests = futures_util::stream::iter(long.into_iter().map(|name| HelloRequest {
         name: name[..100].to_owned(),
@@ -251,9 +251,9 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
         .await
         .expect("upgraded");
     let send = |frame: Frame| Message::Binary(grpc_ws::encode(&frame));
-    // Ten answers of 32 KiB: 320 KiB against a 64 KiB window.
+    // Twenty answers of 32 KiB: 640 KiB against a 256 KiB window.
     let call = StreamingOutputCallRequest {
-        response_parameters: (0..10)
+        response_parameters: (0..20)
             .map(|_| ResponseParameters {
                 size: 32 * 1024,
                 ..Default::default()
@@ -618,4 +618,53 @@ async fn a_socket_that_sends_more_frames_per_second_than_allowed_is_closed() {
         (1..=200).contains(&pongs),
         "answered {pongs} pings before closing"
     );
+}
+
+#[tokio::test]
+async fn calls_beyond_the_socket_s_stream_limit_are_refused() {
+    let app = crate::helpers::spawn_app_with(|config| config.ws_max_streams_per_socket = 2).await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let mut open = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let (names, stream) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+        names
+            .send(HelloRequest { name: name.into() })
+            .await
+            .expect("queued");
+        let mut answers = GreeterClient::new(transport.clone())
+            .converse(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+            .expect("open")
+            .into_inner();
+        answers.message().await.expect("answer").expect("one");
+        open.push((names, answers));
+    }
+    let status = GreeterClient::new(transport.clone())
+        .say_hello(HelloRequest {
+            name: "Linus".into(),
+        })
+        .await
+        .expect_err("a third call at once");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("at most 2 calls"), "{status:?}");
+    drop(open);
+    // Room again once they end.
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut client = GreeterClient::new(transport.clone());
+            if client
+                .say_hello(HelloRequest {
+                    name: "Linus".into(),
+                })
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("served once the others ended");
+    assert_eq!(transport.sockets_opened(), 1);
 }
