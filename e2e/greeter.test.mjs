@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  inspectedCalls, launchBrowser, nextCall, openPage, recordArrivals, startHttpProxy, startServer,
+  inspectedCalls, launchBrowser, nextCall, openPage, recordArrivals, startHttpProxy, startProxy,
+  startServer,
 } from './harness.mjs';
 
 let server;
@@ -229,4 +230,33 @@ test('Converse over grpc-ws: each answer arrives before the next name is sent', 
   assert.match(sockets[0], /\/grpc-ws$/);
   await server.waitForLog(/access: call method=\/Greeter\/Converse code=OK/);
   assert.deepEqual(page.pageErrors, []);
+});
+
+test('a socket killed mid-call fails that call with UNAVAILABLE; the next call opens a new socket', async () => {
+  // Its own server behind a TCP proxy, so the page keeps its origin across the restart.
+  let own = await startServer();
+  const proxy = await startProxy(own.url);
+  try {
+    const page = await openPage(browser, `${proxy.url}/`);
+    const sockets = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await page.fill('#converse-name', 'Ada');
+    await page.click('#converse-send');
+    await page.waitForSelector('#converse-replies li');
+    assert.match(await page.textContent('#converse-status'), /Open/);
+    await own.kill();
+    await page.waitForSelector('#converse .error');
+    assert.equal(await page.textContent('#converse .error-code'), 'UNAVAILABLE');
+
+    own = await startServer();
+    proxy.retarget(own.url);
+    await page.fill('#converse-name', 'Grace');
+    await page.click('#converse-send');
+    await page.waitForSelector('#converse-replies li:has-text("Grace")');
+    assert.equal(sockets.length, 2, `a new socket after the broken one: ${sockets}`);
+    assert.deepEqual(page.pageErrors, []);
+  } finally {
+    await proxy.close();
+    await own.stop();
+  }
 });

@@ -668,3 +668,75 @@ async fn calls_beyond_the_socket_s_stream_limit_are_refused() {
     .expect("served once the others ended");
     assert_eq!(transport.sockets_opened(), 1);
 }
+
+#[tokio::test]
+async fn a_drain_lets_open_calls_finish_and_takes_no_new_ones_on_the_socket() {
+    let app = spawn_app().await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let mut client = GreeterClient::new(transport.clone());
+    let (names, stream) = tokio::sync::mpsc::channel::<HelloRequest>(4);
+    names
+        .send(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("queued");
+    let mut summary_client = client.clone();
+    let summary = tokio::spawn(async move {
+        summary_client
+            .say_hello_to_all(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+    });
+    // The call is open on the server before the drain begins.
+    let in_flight = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("grpc_server_in_flight "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let metrics = reqwest::get(&app.metrics_url)
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            if in_flight(&metrics) == Some(1.0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the call is in flight");
+    let server = tokio::spawn(app.shutdown());
+    // GOAWAY: the socket takes no new calls. A new one goes to a new socket, which the
+    // draining server no longer accepts.
+    let refused = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match client.say_hello(HelloRequest { name: "new".into() }).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("new calls are refused once the drain has begun");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    // The open call goes on and finishes with everything it sent.
+    names
+        .send(HelloRequest {
+            name: "Grace".into(),
+        })
+        .await
+        .expect("the open call still takes names");
+    drop(names);
+    let summary = tokio::time::timeout(PATIENCE, summary)
+        .await
+        .expect("the open call ends")
+        .expect("joined")
+        .expect("the open call finished during the drain")
+        .into_inner();
+    assert_eq!(summary.count, 2);
+    server.await.expect("joined").expect("the server stopped");
+    assert_eq!(transport.sockets_opened(), 1, "no new socket: refused");
+}
