@@ -1,12 +1,17 @@
-// The Chat page in headless Chromium, against a server started with an access token:
-// posting without it, with a wrong one, and with the right one (saved in the page, added by
-// its interceptor); messages reaching another open page live; the token kept across reloads.
+// The Chat page in headless Chromium, against a server started with an access token. Over
+// the page's socket the room is one Join call (history, live messages and posts on one
+// stream); over gRPC-Web fetch (the tests that watch the HTTP exchange) it is Subscribe and
+// Post. Posting without the token, with a wrong one, and with the right one (saved in the
+// page, added by its interceptor); messages reaching another open page live; the token kept
+// across reloads; a restart and a reconnect that resumes with exactly what was missed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, nextCall, openPage, startProxy, startServer } from './harness.mjs';
+import {
+  inspectedCalls, launchBrowser, nextCall, openPage, startProxy, startServer,
+} from './harness.mjs';
 
 const TOKEN = 'e2e-chat-token-1234';
 let server;
@@ -22,11 +27,18 @@ after(async () => {
   await server?.stop();
 });
 
+/** Sends `text` over gRPC-Web: the Post call, as the browser saw it. */
 async function send(page, text) {
   await page.fill('#chat-text', text);
   const call = nextCall(page, '/chat.v1.ChatService/Post');
   await page.click('#chat-send');
   return call;
+}
+
+/** Sends `text` however the page does (on its Join, or as a Post). */
+async function say(page, text) {
+  await page.fill('#chat-text', text);
+  await page.click('#chat-send');
 }
 
 async function saveToken(page, token) {
@@ -39,9 +51,9 @@ const messageTexts = (page) =>
   page.$$eval('#chat-messages .message', (items) => items.map((li) =>
     `${li.querySelector('.author').textContent}: ${li.querySelector('.text').textContent}`));
 
-test('posting needs the token; with it the message reaches every open page', async () => {
+test('over fetch: posting needs the token; with it the message reaches every open page', async () => {
   const context = await browser.newContext();
-  const alice = await openPage(context, `${server.url}/chat?room=e2e-auth`);
+  const alice = await openPage(context, `${server.url}/chat?room=e2e-auth`, { transport: 'fetch' });
   await alice.waitForSelector('#room-status:has-text("connected")');
   await alice.fill('#chat-author', 'alice');
 
@@ -59,7 +71,7 @@ test('posting needs the token; with it the message reaches every open page', asy
   await alice.waitForSelector('#post-result .error-code:has-text("PERMISSION_DENIED")');
 
   // Another reader of the room, in a separate browser context (no token: reading is open).
-  const bob = await openPage(browser, `${server.url}/chat?room=e2e-auth`);
+  const bob = await openPage(browser, `${server.url}/chat?room=e2e-auth`, { transport: 'fetch' });
   await bob.waitForSelector('#room-status:has-text("connected")');
 
   await saveToken(alice, TOKEN);
@@ -89,9 +101,9 @@ test('posting needs the token; with it the message reaches every open page', asy
   await context.close();
 });
 
-test('bad input and rooms: the server names the field; another room is another stream', async () => {
+test('over fetch: bad input and rooms: the server names the field; another room is another stream', async () => {
   const context = await browser.newContext();
-  const page = await openPage(context, `${server.url}/chat?room=e2e-rooms`);
+  const page = await openPage(context, `${server.url}/chat?room=e2e-rooms`, { transport: 'fetch' });
   await saveToken(page, TOKEN);
   await send(page, '   ');
   await page.waitForSelector('#post-result .error');
@@ -120,14 +132,61 @@ test('bad input and rooms: the server names the field; another room is another s
   await context.close();
 });
 
-test('the page explains why Join needs the CLI', async () => {
-  const page = await openPage(browser, `${server.url}/chat?room=e2e-cli`);
-  const text = await page.textContent('main');
-  assert.match(text, /cannot stream a request body/);
-  assert.match(text, /cargo run -p cli -- chat join e2e-cli/);
+test('over the socket the room is one Join call: history, live messages and posts', async () => {
+  const context = await browser.newContext();
+  const alice = await openPage(context, `${server.url}/chat?room=e2e-join`);
+  // No token yet: the server refuses Join (it posts), and the page reads over Subscribe.
+  await alice.waitForSelector('#room-status:has-text("connected")');
+  assert.match(await alice.textContent('#room-way'), /Reading only/);
+  await saveToken(alice, TOKEN);
+  await alice.fill('#chat-author', 'alice');
+  await say(alice, 'first on the join');
+  await alice.waitForSelector('#chat-messages .message:has-text("first on the join")');
+  assert.match(await alice.textContent('#room-way'), /Joined/);
+
+  // A second member, joined too (same browser context: the token is saved there).
+  const bob = await openPage(context, `${server.url}/chat?room=e2e-join`);
+  await bob.waitForSelector('#chat-messages .message:has-text("first on the join")');
+  assert.match(await bob.textContent('#room-way'), /Joined/);
+  await bob.fill('#chat-author', 'bob');
+  await say(bob, 'hello alice');
+  await say(alice, 'hello bob');
+  for (const page of [alice, bob]) {
+    await page.waitForFunction(() => document.querySelectorAll('#chat-messages .message').length === 3);
+    assert.deepEqual(await messageTexts(page),
+      ['alice: first on the join', 'bob: hello alice', 'alice: hello bob']);
+  }
+  // Bob's page made no Post: it joined (as the name saved in this browser, alice), joined
+  // again as bob when he changed the name, and that Join carried his text; one socket.
+  const calls = (await inspectedCalls(bob)).filter((call) => call.method.startsWith('/chat.'));
+  assert.deepEqual(calls.map((call) => [call.method, call.transport, call.mode, call.status]), [
+    ['/chat.v1.ChatService/Join', 'socket', 'bidi', 'open'],
+    ['/chat.v1.ChatService/Join', 'socket', 'bidi', 'CANCELLED'],
+  ]);
+  assert.match(calls[0].counts, /^↑2 /);
+
+  // A text the room refuses: said by the box, given back, and the room goes on.
+  await say(alice, ' '.repeat(3));
+  await alice.waitForSelector('#post-result .error');
+  assert.equal(await alice.textContent('#post-result .error-code'), 'INVALID_ARGUMENT');
+  assert.match(await alice.textContent('#post-result .error-message'), /^text: must not be empty/);
+  await alice.waitForSelector('#room-status:has-text("connected")');
+  await say(alice, 'still here');
+  await bob.waitForSelector('#chat-messages .message:has-text("still here")');
+  assert.equal(await alice.$('#post-result .error'), null, 'the error goes with the next post');
+  await alice.waitForFunction(() => document.querySelectorAll('#chat-messages .message').length === 4);
+
+  // Forgetting the token ends the Join (it carried the token): reading only, posting refused.
+  await alice.click('#token-forget');
+  await alice.waitForSelector('#room-way:has-text("Reading only")');
+  await say(alice, 'after forgetting');
+  await alice.waitForSelector('#post-result .error-code:has-text("UNAUTHENTICATED")');
+  assert.deepEqual(alice.pageErrors, []);
+  assert.deepEqual(bob.pageErrors, []);
+  await context.close();
 });
 
-test('history survives a server restart, and a reconnect resumes with exactly what was missed', async () => {
+for (const transport of ['fetch', 'socket']) test(`over ${transport}: history survives a server restart, and a reconnect resumes with exactly what was missed`, async () => {
   // Its own server behind a proxy, so the page keeps its origin when the server is replaced,
   // and its own data directory, kept across the restart.
   const data = await mkdtemp(join(tmpdir(), 'e2e-chat-data-'));
@@ -135,11 +194,11 @@ test('history survives a server restart, and a reconnect resumes with exactly wh
   const proxy = await startProxy(own.url);
   const context = await browser.newContext();
   try {
-    const page = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`);
+    const page = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`, { transport });
     await page.waitForSelector('#room-status:has-text("connected")');
     await page.fill('#chat-author', 'alice');
     await saveToken(page, TOKEN);
-    await send(page, 'before the restart');
+    await say(page, 'before the restart');
     await page.waitForSelector('#chat-messages .message:has-text("before the restart")');
 
     // The server drains: the room's stream ends with UNAVAILABLE, shown with a way back.
@@ -151,16 +210,17 @@ test('history survives a server restart, and a reconnect resumes with exactly wh
     proxy.retarget(own.url);
     // A new visitor sees the history the restarted server kept, and posts while the first
     // page is still disconnected.
-    const other = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`);
+    const other = await openPage(context, `${proxy.url}/chat?room=e2e-reconnect`, { transport });
     await other.waitForSelector('#chat-messages .message:has-text("before the restart")');
     await other.fill('#chat-author', 'bob');
-    await send(other, 'while you were away');
+    await say(other, 'while you were away');
     await other.waitForSelector('#chat-messages .message:has-text("while you were away")');
 
-    const resumed = nextCall(page, '/chat.v1.ChatService/Subscribe');
+    const resumed = transport === 'fetch' ? nextCall(page, '/chat.v1.ChatService/Subscribe') : null;
     await page.click('#room-reconnect');
     await page.waitForSelector('#room-status:has-text("connected")');
     await resumed;
+    if (transport === 'socket') assert.match(await page.textContent('#room-way'), /Joined/);
     await page.waitForSelector('#chat-messages .message:has-text("while you were away")');
     assert.equal(await page.$('.chat .error'), null, 'the error is gone');
     // Each message once, in order: what was shown stayed, what was missed came.

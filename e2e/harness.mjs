@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -118,9 +119,18 @@ export async function launchBrowser({ args = [] } = {}) {
   });
 }
 
-/** A fresh page that fails the test on any uncaught page error. */
-export async function openPage(browser, url) {
+/**
+ * A fresh page that fails the test on any uncaught page error. `transport: 'fetch'` makes
+ * the page use gRPC-Web over fetch (as the Calls panel's switch does) for the tests that
+ * watch its HTTP requests; by default it calls over its grpc-ws socket. The page's wasm
+ * exports are kept in `window.wasmExports` (for its memory size).
+ */
+export async function openPage(browser, url, { transport = undefined } = {}) {
   const page = await browser.newPage();
+  await page.addInitScript((transport) => {
+    if (transport) localStorage.setItem('transport', transport);
+    addEventListener('TrunkApplicationStarted', (event) => { window.wasmExports = event.detail.wasm; });
+  }, transport);
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));
   // The server's Content-Security-Policy must allow everything the app does.
@@ -184,6 +194,64 @@ export async function startProxy(target) {
 }
 
 /**
+ * An HTTP/1.1 reverse proxy on 127.0.0.1:0 in front of `target`, streaming both ways, that
+ * refuses WebSocket upgrades (403) when `upgrades` is false: what a corporate proxy that
+ * blocks sockets does to the page. `refusedUpgrades()` counts the refusals.
+ */
+export async function startHttpProxy(target, { upgrades = true } = {}) {
+  const upstream = new URL(target);
+  const sockets = new Set();
+  let refused = 0;
+  const proxy = createHttpServer((request, response) => {
+    const forwarded = httpRequest({
+      host: upstream.hostname, port: Number(upstream.port), method: request.method,
+      path: request.url, headers: request.headers,
+    }, (answer) => {
+      response.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(response);
+    });
+    forwarded.on('error', () => response.destroy());
+    request.pipe(forwarded);
+  });
+  proxy.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  proxy.on('upgrade', (request, socket, head) => {
+    if (!upgrades) {
+      refused += 1;
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) }, () => {
+      const lines = [`${request.method} ${request.url} HTTP/1.1`];
+      for (let i = 0; i < request.rawHeaders.length; i += 2) {
+        lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+      }
+      server.write(`${lines.join('\r\n')}\r\n\r\n`);
+      server.write(head);
+      socket.pipe(server).pipe(socket);
+    });
+    for (const end of [socket, server]) {
+      sockets.add(end);
+      end.on('close', () => sockets.delete(end));
+      end.on('error', () => {});
+    }
+    socket.on('close', () => server.destroy());
+    server.on('close', () => socket.destroy());
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    refusedUpgrades: () => refused,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+/**
  * A throw-away PostgreSQL, as testkit/src/postgres.rs makes one for the Rust tests:
  * Debian's binaries, `initdb` into a temporary directory, a free loopback port, run as the
  * `postgres` user when the tests run as root. `stop()` stops it (`immediate`) and removes
@@ -233,4 +301,19 @@ export async function startPostgres() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The calls the page's inspector recorded (its panel opened if closed): method, transport,
+ * mode, status and the counts of messages sent and received, newest first.
+ */
+export async function inspectedCalls(page) {
+  if (!(await page.$('#inspector'))) await page.click('#inspector-toggle');
+  return page.$$eval('#inspector-calls .call', (rows) => rows.map((row) => ({
+    method: row.dataset.method,
+    transport: row.dataset.transport,
+    mode: row.dataset.mode,
+    status: row.dataset.status,
+    counts: row.querySelector('.call-counts')?.textContent ?? '',
+  })));
 }

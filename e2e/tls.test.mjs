@@ -1,6 +1,7 @@
 // The page over HTTPS with the server's development certificate: Chromium trusts exactly
 // that certificate (by its public key), loads the app over HTTP/2 (ALPN), and its gRPC-Web
-// calls and streams share that HTTP/2 connection.
+// calls and streams share that HTTP/2 connection; its grpc-ws socket rides on that
+// connection too (RFC 8441 extended CONNECT), no second TCP connection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -28,8 +29,8 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('the app and its calls over HTTPS and HTTP/2', async () => {
-  const page = await openPage(browser, `${server.url}/`);
+test('the app and its gRPC-Web calls over HTTPS and HTTP/2', async () => {
+  const page = await openPage(browser, `${server.url}/`, { transport: 'fetch' });
   const protocol = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
   assert.equal(protocol, 'h2');
 
@@ -52,5 +53,19 @@ test('the app and its calls over HTTPS and HTTP/2', async () => {
     .map((entry) => entry.nextHopProtocol));
   assert.ok(calls.length >= 2, `gRPC-Web calls seen: ${calls}`);
   assert.ok(calls.every((protocol) => protocol === 'h2'), `every call on HTTP/2: ${calls}`);
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('the socket over HTTPS rides the page\'s HTTP/2 connection (extended CONNECT)', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  for (const [n, name] of ['Ada', 'Grace'].entries()) {
+    await page.fill('#converse-name', name);
+    await page.click('#converse-send');
+    await page.waitForFunction((count) => document.querySelectorAll('#converse-replies li').length === count, n + 1);
+  }
+  await page.click('#converse-end');
+  await page.waitForSelector('#converse-status:has-text("Finished")');
+  await server.waitForLog(/grpc-ws socket opened .*version=HTTP\/2\.0/);
+  assert.equal(server.countLogs(/grpc-ws socket opened .*version=HTTP\/1\.1/), 0, 'never over HTTP/1.1');
   assert.deepEqual(page.pageErrors, []);
 });

@@ -116,7 +116,7 @@ test('the dashboard follows several cities on one stream and recovers from a ser
   const proxy = await startProxy(own.url);
   const context = await browser.newContext();
   try {
-    const page = await openPage(context, `${proxy.url}/weather?city=lima-pe`);
+    const page = await openPage(context, `${proxy.url}/weather?city=lima-pe`, { transport: 'fetch' });
     const watches = [];
     page.on('request', (request) => {
       if (new URL(request.url()).pathname === '/weather.v1.WeatherService/Watch') watches.push(request);

@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
     let descriptors = compiler.file_descriptor_set();
+    fs::write(out_dir.join("methods.rs"), method_table(&descriptors))?;
 
     tonic_prost_build::configure()
         .build_client(true)
@@ -52,4 +53,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_transport(env::var_os("CARGO_FEATURE_TRANSPORT").is_some())
         .compile_fds(descriptors)?;
     Ok(())
+}
+
+/// Every method's path and call mode, as Rust source: small enough for the web app (whose
+/// call inspector names the mode), where the descriptor set itself would not be.
+fn method_table(descriptors: &prost_types::FileDescriptorSet) -> String {
+    let mut table = String::from("&[\n");
+    for file in &descriptors.file {
+        let package = file.package();
+        for service in &file.service {
+            let service_name = match package {
+                "" => service.name().to_owned(),
+                package => format!("{package}.{}", service.name()),
+            };
+            for method in &service.method {
+                let mode = match (method.client_streaming(), method.server_streaming()) {
+                    (false, false) => "Unary",
+                    (false, true) => "ServerStreaming",
+                    (true, false) => "ClientStreaming",
+                    (true, true) => "Bidi",
+                };
+                table.push_str(&format!(
+                    "    (\"/{service_name}/{}\", Mode::{mode}),\n",
+                    method.name()
+                ));
+            }
+        }
+    }
+    table.push(']');
+    table
 }

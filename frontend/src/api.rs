@@ -1,6 +1,8 @@
-//! Clients for the gRPC services, built in one place. The transport is the browser's
-//! `fetch`, speaking gRPC-Web to the origin that served the page; an interceptor adds what
-//! every call carries.
+//! Clients for the gRPC services, built in one place. Every call goes over the page's one
+//! grpc-ws socket (all four modes), or over gRPC-Web `fetch` when the socket cannot be
+//! opened or the user switched it off (unary and server streaming only: a request still
+//! being written fails, saying why). The inspector records each call; an interceptor adds
+//! what every call carries.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use proto::{
     chat::v1::chat_service_client::ChatServiceClient,
     files::v1::file_service_client::FileServiceClient,
     greeter::greeter_client::GreeterClient,
+    grpc_testing::test_service_client::TestServiceClient,
     weather::v1::weather_service_client::WeatherServiceClient,
 };
 use tonic::{
@@ -20,20 +23,63 @@ use tonic::{
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
 };
-use tonic_web_wasm_client::Client;
+
+use crate::inspector::Inspect;
 
 /// How long the page waits for a unary answer. Sent as `grpc-timeout`, which the server
-/// enforces; streams have none, the user stops them.
+/// enforces (and the socket's client too); streams have none, the user stops them.
 pub const UNARY_DEADLINE: Duration = Duration::from_secs(10);
 
-pub type Transport = InterceptedService<Client, PageMetadata>;
+type Fetch = tonic_web_wasm_client::Client;
+type PageTransport = grpc_ws::client::Fallback<Fetch>;
+pub type Transport = InterceptedService<Inspect<PageTransport>, PageMetadata>;
+
+/// After the socket fails to open, calls go to `fetch` for this long before it is tried
+/// again.
+const SOCKET_RETRY: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// The page's one socket (and `fetch` behind it), shared by every client.
+    static PAGE: PageTransport = {
+        let location = web_sys::window().map(|window| window.location());
+        let (protocol, host, origin) = location
+            .map(|location| {
+                (
+                    location.protocol().unwrap_or_default(),
+                    location.host().unwrap_or_default(),
+                    location.origin().unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        // Same origin as the page: the server (or `trunk serve`'s proxy) answers both.
+        let scheme = if protocol == "https:" { "wss" } else { "ws" };
+        let socket = grpc_ws::client::Client::new(format!("{scheme}://{host}{}", grpc_ws::PATH))
+            .retry_after(SOCKET_RETRY);
+        let page = grpc_ws::client::Fallback::new(socket, Fetch::new(origin));
+        page.set_socket_first(transport_setting::load() != transport_setting::FETCH);
+        page
+    };
+}
 
 fn transport() -> Transport {
-    // Same origin as the page: the server (or `trunk serve`'s proxy) answers both.
-    let origin = web_sys::window()
-        .and_then(|window| window.location().origin().ok())
-        .unwrap_or_default();
-    InterceptedService::new(Client::new(origin), PageMetadata)
+    PAGE.with(|page| InterceptedService::new(Inspect(page.clone()), PageMetadata))
+}
+
+/// Which transport the page tries first, kept in `localStorage`: the socket (the default) or
+/// gRPC-Web over `fetch`.
+pub mod transport_setting {
+    const KEY: &str = "transport";
+    pub const SOCKET: &str = "socket";
+    pub const FETCH: &str = "fetch";
+
+    pub fn load() -> String {
+        crate::storage::get(KEY).unwrap_or_else(|| SOCKET.to_owned())
+    }
+
+    pub fn save(value: &str) {
+        crate::storage::set(KEY, value);
+        super::PAGE.with(|page| page.set_socket_first(value != FETCH));
+    }
 }
 
 // Replies may come gzipped (the server offers it); the page decodes them, streams included.
@@ -65,22 +111,18 @@ pub fn comments() -> CommentServiceClient<Transport> {
     CommentServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
 }
 
-/// The Greeter over grpc-ws: one WebSocket to the page's origin, full duplex, so client
-/// streams and bidi calls stream for real.
-pub fn greeter_socket() -> GreeterClient<InterceptedService<grpc_ws::client::Client, PageMetadata>>
-{
-    let location = web_sys::window().map(|window| window.location());
-    let (protocol, host) = location
-        .map(|location| {
-            (
-                location.protocol().unwrap_or_default(),
-                location.host().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default();
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    let socket = grpc_ws::client::Client::new(format!("{scheme}://{host}{}", grpc_ws::PATH));
-    GreeterClient::new(InterceptedService::new(socket, PageMetadata))
+pub fn test_service() -> TestServiceClient<Transport> {
+    TestServiceClient::new(transport())
+}
+
+/// The interop service over the socket (`true`) or gRPC-Web fetch, whatever the page's
+/// switch says: for measuring one against the other. Same socket as the page.
+pub fn test_service_over(socket: bool) -> TestServiceClient<Transport> {
+    PAGE.with(|page| {
+        let own = grpc_ws::client::Fallback::new(page.socket().clone(), page.other().clone());
+        own.set_socket_first(socket);
+        TestServiceClient::new(InterceptedService::new(Inspect(own), PageMetadata))
+    })
 }
 
 /// A request with the page's unary deadline.
@@ -114,6 +156,8 @@ impl Interceptor for PageMetadata {
 /// The bearer token for the methods that change state, kept in this browser's
 /// `localStorage` so it survives reloads. The server decides which methods need it.
 pub mod access_token {
+    use leptos::prelude::*;
+
     const KEY: &str = "access-token";
 
     pub fn load() -> Option<String> {
@@ -123,6 +167,17 @@ pub mod access_token {
     /// Saves `token` (trimmed), or forgets the saved one when it is empty.
     pub fn save(token: &str) {
         crate::storage::set(KEY, token.trim());
+        changes().update(|count| *count += 1);
+    }
+
+    thread_local! {
+        // Reference-counted: not disposed with the component that first asked for it.
+        static CHANGES: ArcRwSignal<u64> = ArcRwSignal::new(0);
+    }
+
+    /// Counts saves: a call that holds the token for long (the chat's Join) follows it.
+    pub fn changes() -> ArcRwSignal<u64> {
+        CHANGES.with(Clone::clone)
     }
 }
 /// A failed call as the page shows it: the gRPC code, the server's message, and the error

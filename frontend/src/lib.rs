@@ -1,9 +1,12 @@
 //! The web app: a Leptos client-side app whose every call goes through the stubs generated
-//! from `proto/`, over gRPC-Web (tonic-web-wasm-client).
+//! from `proto/`, over the page's grpc-ws socket (all four modes), or gRPC-Web
+//! (tonic-web-wasm-client) when the socket cannot be had.
 
 mod api;
 mod components;
 mod format;
+mod inspector;
+mod inspector_panel;
 
 mod pages;
 mod storage;
@@ -17,7 +20,8 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, NotFound, PostPage, WeatherPage,
+    ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, InteropPage, NotFound, PostPage,
+    WeatherPage,
 };
 
 #[component]
@@ -37,6 +41,7 @@ pub fn App() -> impl IntoView {
                     <A href="/files">"Files"</A>
                     <A href="/blog">"Blog"</A>
                     <A href="/api">"API"</A>
+                    <A href="/interop">"Interop"</A>
                 </nav>
             </header>
             <main class="container">
@@ -48,8 +53,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/blog") view=BlogPage />
                     <Route path=path!("/blog/:id") view=PostPage />
                     <Route path=path!("/api") view=ApiPage />
+                    <Route path=path!("/interop") view=InteropPage />
                 </Routes>
             </main>
+            <inspector_panel::InspectorPanel />
             <footer class="footer">
                 "Rust all the way: tonic + tonic-web on the server, Leptos and "
                 "tonic-web-wasm-client in the browser, one .proto contract between them."

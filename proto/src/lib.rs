@@ -55,3 +55,50 @@ pub mod blog {
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
 pub mod status;
+
+/// gRPC's four call modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidi,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unary => "unary",
+            Self::ServerStreaming => "server streaming",
+            Self::ClientStreaming => "client streaming",
+            Self::Bidi => "bidi",
+        }
+    }
+}
+
+/// Every method of every service here, by its path (`/package.Service/Method`).
+pub const METHODS: &[(&str, Mode)] = include!(concat!(env!("OUT_DIR"), "/methods.rs"));
+
+/// The call mode of the method at `path`, if it is one of ours.
+pub fn mode(path: &str) -> Option<Mode> {
+    METHODS
+        .iter()
+        .find(|(method, _)| *method == path)
+        .map(|(_, mode)| *mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_has_its_mode() {
+        assert_eq!(mode("/Greeter/SayHello"), Some(Mode::Unary));
+        assert_eq!(mode("/Greeter/SayHelloStream"), Some(Mode::ServerStreaming));
+        assert_eq!(mode("/Greeter/SayHelloToAll"), Some(Mode::ClientStreaming));
+        assert_eq!(mode("/Greeter/Converse"), Some(Mode::Bidi));
+        assert_eq!(mode("/chat.v1.ChatService/Join"), Some(Mode::Bidi));
+        assert_eq!(mode("/demo.MyService/Predict"), Some(Mode::Unary));
+        assert_eq!(mode("/nope.Nope/Nothing"), None);
+    }
+}

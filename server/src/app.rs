@@ -341,7 +341,8 @@ impl App {
             .layer(middleware::from_fn(content_type::require_grpc))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
             // that is not gRPC-Web, which would break the static files.
-            .layer(GrpcWebLayer::new());
+            .layer(GrpcWebLayer::new())
+            .layer(middleware::from_fn(access_log::mark_grpc_web));
 
         // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
         // router (so through its layers); outside them itself, as it is not gRPC.
@@ -358,7 +359,8 @@ impl App {
             grpc.clone(),
             &config.cors_origins,
             config.dev_cors_any_origin,
-            config.max_streams_per_connection as usize,
+            config.ws_max_streams_per_socket as usize,
+            config.ws_max_frames_per_second,
             shutdown.clone(),
         );
         let mut router = grpc

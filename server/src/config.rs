@@ -192,6 +192,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1024..=64 * 1024 * 1024))]
     pub max_message_bytes: u32,
 
+    /// Calls open at once on one grpc-ws socket (1 to 1,000). Each may hold one window
+    /// (256 KiB) of request bytes its handler has not read: 64 make at most 16 MiB.
+    #[arg(long, env = "SERVER_WS_MAX_STREAMS_PER_SOCKET", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub ws_max_streams_per_socket: u32,
+
+    /// Frames one grpc-ws socket may send per second (100 to 1,000,000); a socket that
+    /// sends more is closed. 10,000 carries an upload at 160 MiB/s in 16 KiB frames.
+    #[arg(long, env = "SERVER_WS_MAX_FRAMES_PER_SECOND", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    pub ws_max_frames_per_second: u32,
+
     /// Concurrent calls on one HTTP/2 connection (1 to 10,000).
     #[arg(long, env = "SERVER_MAX_STREAMS_PER_CONNECTION", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]

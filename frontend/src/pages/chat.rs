@@ -1,6 +1,8 @@
-//! The Chat page: a room's messages arrive over a server stream (Subscribe), and posting is
-//! a unary call (Post). Those two are all a browser chat needs over gRPC-Web; the bidi Join
-//! is for native clients. The room lives in the URL (`?room=lobby`).
+//! The Chat page: the room is one bidirectional Join call over the page's grpc-ws socket
+//! (history, live messages and posting on one stream). Where Join cannot be had (the
+//! socket is off or blocked, or the server wants a token for posting and none is saved)
+//! the page reads over Subscribe and posts with Post, as a gRPC-Web page must. The room
+//! lives in the URL (`?room=lobby`).
 //!
 //! Posting changes state, so a server started with a token refuses it without one: the
 //! access token saved here is added to every call by the page's interceptor.
@@ -10,7 +12,10 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use proto::chat::v1::{ChatMessage, PostRequest, SubscribeRequest, chat_event};
+use proto::chat::v1::{
+    ChatEvent, ChatMessage, JoinRequest, JoinRoom, PostRequest, SubscribeRequest, chat_event,
+    join_request,
+};
 
 use crate::{
     api::{self, CallError},
@@ -38,14 +43,14 @@ pub fn ChatPage() -> impl IntoView {
     view! {
         <h1>"Chat"</h1>
         <p class="lead">
-            "The seeds' chat room. Messages arrive over a server stream; posting is a unary "
-            "call that needs the server's access token when it has one."
+            "The seeds' chat room, joined with one bidirectional call: history, live "
+            "messages and your posts on one stream. Posting needs the server's access token "
+            "when it has one."
         </p>
         <AccessToken />
         <RoomPicker room />
         // Keyed by the room: a new room is a new subscription.
         {move || view! { <Room room=room.get() /> }}
-        <JoinFromCli room />
     }
 }
 
@@ -79,6 +84,16 @@ enum Connection {
     Failed(CallError),
 }
 
+/// How the page is in the room.
+#[derive(Debug, Clone, PartialEq)]
+enum Way {
+    /// One Join call: history, live messages and posting on one stream (grpc-ws).
+    Joined,
+    /// Reading over Subscribe, posting with Post: when the socket is off or cannot be
+    /// opened, or the server refused Join (it needs the token; reading does not). Why.
+    Subscribed(String),
+}
+
 /// One line of the room as shown: a message, or a note that some were skipped.
 #[derive(Debug, Clone, PartialEq)]
 enum Line {
@@ -86,50 +101,267 @@ enum Line {
     Skipped(u64),
 }
 
+/// What a Join refusal at the start means: read over Subscribe instead, and why.
+fn join_refused(status: &tonic::Status) -> Option<String> {
+    match status.code() {
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => Some(format!(
+            "Reading only: joining posts, which needs the server's access token ({}).",
+            status.message()
+        )),
+        tonic::Code::Unavailable if status.message().contains("cannot be made") => Some(
+            "Over gRPC-Web: reading with Subscribe, posting with Post (the socket is not there)."
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 #[component]
 fn Room(room: String) -> impl IntoView {
     let room = StoredValue::new(room);
     let lines = RwSignal::new(Vec::<Line>::new());
     let connection = RwSignal::new(Connection::Connecting);
+    let way = RwSignal::new(Way::Joined);
+    let author = RwSignal::new(storage::get(AUTHOR_KEY).unwrap_or_default());
+    let text = RwSignal::new(String::new());
+    let post_error = RwSignal::new(None::<CallError>);
+    // The open Join's request stream, and the author it joined as.
+    let joined =
+        StoredValue::new(None::<(futures_channel::mpsc::UnboundedSender<JoinRequest>, String)>);
+    // Texts sent on the open Join and not yet back from the room: restored if refused.
+    let in_flight = StoredValue::new(Vec::<String>::new());
     let task = Task::new();
 
-    // A reconnect resumes after the last message shown (the server sends exactly what was
-    // missed, from this replica or another); the first connect starts with the history.
-    let connect = move || {
-        connection.set(Connection::Connecting);
-        let after_id = lines.with_untracked(|lines| {
+    let last_id = move || {
+        lines.with_untracked(|lines| {
             lines.iter().rev().find_map(|line| match line {
                 Line::Message(message) => Some(message.id),
                 Line::Skipped(_) => None,
             })
-        });
+        })
+    };
+    let show = move |event: ChatEvent| {
+        let line = match event.event {
+            Some(chat_event::Event::Message(message)) => {
+                in_flight.update_value(|texts| {
+                    if let Some(at) = texts.iter().position(|text| *text == message.text) {
+                        texts.remove(at);
+                    }
+                });
+                Line::Message(message)
+            }
+            Some(chat_event::Event::Skipped(count)) => Line::Skipped(count),
+            None => return,
+        };
+        lines.update(|lines| lines.push(line));
+    };
+
+    // Over Subscribe (read only; posts go as Post calls), resuming after the last message.
+    let subscribe = move |why: String| {
+        joined.set_value(None);
+        way.set(Way::Subscribed(why));
         let request = SubscribeRequest {
             room: room.get_value(),
             history: HISTORY,
-            after_id,
+            after_id: last_id(),
         };
+        async move {
+            let mut events = api::chat().subscribe(request).await?.into_inner();
+            connection.set(Connection::Connected);
+            while let Some(event) = events.message().await? {
+                show(event);
+            }
+            Err::<(), _>(tonic::Status::unavailable(
+                "the server ended the room's stream",
+            ))
+        }
+    };
+
+    // One Join call, resuming after the last message shown; `first` are texts to post once
+    // in. Refused at the start for want of the token or the socket: Subscribe instead.
+    let join = move |first: Vec<String>| {
+        connection.set(Connection::Connecting);
+        let (requests, stream) = futures_channel::mpsc::unbounded();
+        let as_author = author.get_untracked().trim().to_owned();
+        let _ = requests.unbounded_send(JoinRequest {
+            action: Some(join_request::Action::Join(JoinRoom {
+                room: room.get_value(),
+                author: as_author.clone(),
+                history: HISTORY,
+                after_id: last_id(),
+            })),
+        });
+        for text in &first {
+            let _ = requests.unbounded_send(JoinRequest {
+                action: Some(join_request::Action::Text(text.clone())),
+            });
+        }
+        in_flight.set_value(first);
         task.start(async move {
-            let subscription = async move {
-                let mut events = api::chat().subscribe(request).await?.into_inner();
-                connection.set(Connection::Connected);
-                while let Some(event) = events.message().await? {
-                    let line = match event.event {
-                        Some(chat_event::Event::Message(message)) => Line::Message(message),
-                        Some(chat_event::Event::Skipped(count)) => Line::Skipped(count),
-                        None => continue,
+            let events = match api::chat().join(stream).await {
+                Ok(events) => events,
+                Err(status) => {
+                    // The texts were not posted: back in the box, with the reason.
+                    let unsent = in_flight.with_value(|texts| texts.join(" "));
+                    in_flight.set_value(Vec::new());
+                    if !unsent.is_empty() {
+                        text.set(unsent);
+                        post_error.set(Some(status.clone().into()));
+                    }
+                    let result = match join_refused(&status) {
+                        Some(why) => subscribe(why).await,
+                        None => Err(status),
                     };
-                    lines.update(|lines| lines.push(line));
+                    if let Err(status) = result {
+                        connection.set(Connection::Failed(status.into()));
+                    }
+                    return;
                 }
-                Err::<(), _>(tonic::Status::unavailable(
-                    "the server ended the room's stream",
-                ))
             };
-            if let Err(status) = subscription.await {
-                connection.set(Connection::Failed(status.into()));
+            joined.set_value(Some((requests, as_author)));
+            way.set(Way::Joined);
+            connection.set(Connection::Connected);
+            let mut events = events.into_inner();
+            let ended = loop {
+                match events.message().await {
+                    Ok(Some(event)) => show(event),
+                    Ok(None) => {
+                        break tonic::Status::unavailable("the server ended the room's stream");
+                    }
+                    Err(status) => break status,
+                }
+            };
+            joined.set_value(None);
+            // A text the room refused ends the call: say so by the box, give the text back,
+            // and join again, so the room goes on.
+            let refused_text = matches!(
+                ended.code(),
+                tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+            ) && in_flight.with_value(|texts| !texts.is_empty());
+            if refused_text {
+                let unsent = in_flight.with_value(|texts| texts.join(" "));
+                in_flight.set_value(Vec::new());
+                if text.with_untracked(String::is_empty) {
+                    text.set(unsent);
+                }
+                post_error.set(Some(ended.into()));
+                connection.set(Connection::Connecting);
+                let rejoin = async move {
+                    let mut again = api::chat()
+                        .join(futures_util::stream::iter([JoinRequest {
+                            action: Some(join_request::Action::Join(JoinRoom {
+                                room: room.get_value(),
+                                author: author.get_untracked().trim().to_owned(),
+                                history: HISTORY,
+                                after_id: last_id(),
+                            })),
+                        }]))
+                        .await?
+                        .into_inner();
+                    // Read-only until the next text: that one joins anew.
+                    connection.set(Connection::Connected);
+                    way.set(Way::Subscribed(String::new()));
+                    while let Some(event) = again.message().await? {
+                        show(event);
+                    }
+                    Ok::<(), tonic::Status>(())
+                };
+                if let Err(status) = rejoin.await {
+                    connection.set(Connection::Failed(status.into()));
+                }
+            } else {
+                connection.set(Connection::Failed(ended.into()));
             }
         });
     };
+
+    let connect = move || {
+        if api::transport_setting::load() == api::transport_setting::FETCH {
+            connection.set(Connection::Connecting);
+            task.start(async move {
+                let why = "Over gRPC-Web (the socket is switched off in Calls): reading with \
+                           Subscribe, posting with Post."
+                    .to_owned();
+                if let Err(status) = subscribe(why).await {
+                    connection.set(Connection::Failed(status.into()));
+                }
+            });
+        } else {
+            join(Vec::new());
+        }
+    };
     connect();
+    // The open Join carries the token it was made with: a new token (or none) joins anew.
+    let token_changes = RwSignal::from(api::access_token::changes());
+    let seen = StoredValue::new(token_changes.get_untracked());
+    Effect::new(move || {
+        let now = token_changes.get();
+        if now != seen.get_value() {
+            seen.set_value(now);
+            if joined.with_value(Option::is_some) {
+                join(Vec::new());
+            }
+        }
+    });
+
+    // Posting: on the open Join; as Post when reading over Subscribe without a token or a
+    // socket; otherwise a new Join (a new name, a token saved since) that posts it.
+    let post = Action::new_local(|request: &PostRequest| {
+        let request = request.clone();
+        async move {
+            api::chat()
+                .post(api::unary(request))
+                .await
+                .map(|_| ())
+                .map_err(CallError::from)
+        }
+    });
+    Effect::new(move || {
+        if let Some(outcome) = post.value().get() {
+            match outcome {
+                Ok(()) => text.set(String::new()),
+                Err(error) => post_error.set(Some(error)),
+            }
+        }
+    });
+    let send = move || {
+        let (name, message) = (
+            author.get_untracked().trim().to_owned(),
+            text.get_untracked(),
+        );
+        storage::set(AUTHOR_KEY, &name);
+        post_error.set(None);
+        let on_join = joined.with_value(|joined| {
+            joined
+                .as_ref()
+                .filter(|(_, as_author)| *as_author == name)
+                .map(|(requests, _)| requests.clone())
+        });
+        if let Some(requests) = on_join {
+            in_flight.update_value(|texts| texts.push(message.clone()));
+            let _ = requests.unbounded_send(JoinRequest {
+                action: Some(join_request::Action::Text(message)),
+            });
+            text.set(String::new());
+            return;
+        }
+        let socket_on = api::transport_setting::load() != api::transport_setting::FETCH;
+        let can_join = socket_on
+            && match way.get_untracked() {
+                Way::Joined => true,
+                Way::Subscribed(why) => why.is_empty() || api::access_token::load().is_some(),
+            };
+        if can_join {
+            text.set(String::new());
+            join(vec![message]);
+        } else {
+            post.dispatch(PostRequest {
+                room: room.get_value(),
+                author: name,
+                text: message,
+            });
+        }
+    };
 
     view! {
         <section class="card chat">
@@ -149,6 +381,14 @@ fn Room(room: String) -> impl IntoView {
                     }}
                 </span>
             </div>
+            <p id="room-way" class="muted small">
+                {move || match way.get() {
+                    Way::Joined => "Joined: one bidirectional Join call carries the history, \
+                        the live messages and your posts, over this page's WebSocket.".to_owned(),
+                    Way::Subscribed(why) if why.is_empty() => "Reading: your next message joins again.".to_owned(),
+                    Way::Subscribed(why) => why,
+                }}
+            </p>
             {move || match connection.get() {
                 Connection::Failed(error) => Some(view! { <ErrorBanner error /> }),
                 _ => None,
@@ -168,7 +408,7 @@ fn Room(room: String) -> impl IntoView {
             <Show when=move || lines.read().is_empty() && connection.get() == Connection::Connected>
                 <p class="muted empty-room">"No messages yet. Say something!"</p>
             </Show>
-            <PostForm room=room.get_value() />
+            <PostForm author text post_error pending=post.pending() send />
         </section>
     }
 }
@@ -192,38 +432,17 @@ fn browser_utc_offset() -> i32 {
 }
 
 #[component]
-fn PostForm(room: String) -> impl IntoView {
-    let room = StoredValue::new(room);
-    let author = RwSignal::new(storage::get(AUTHOR_KEY).unwrap_or_default());
-    let text = RwSignal::new(String::new());
-    let post = Action::new_local(|request: &PostRequest| {
-        let request = request.clone();
-        async move {
-            api::chat()
-                .post(api::unary(request))
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(CallError::from)
-        }
-    });
-    let (pending, outcome) = (post.pending(), post.value());
-    // Posted: the message comes back through the room's stream; clear the box for the next.
-    Effect::new(move || {
-        if matches!(outcome.get(), Some(Ok(_))) {
-            text.set(String::new());
-        }
-    });
-
+fn PostForm(
+    author: RwSignal<String>,
+    text: RwSignal<String>,
+    post_error: RwSignal<Option<CallError>>,
+    pending: Memo<bool>,
+    send: impl Fn() + Copy + 'static,
+) -> impl IntoView {
     view! {
         <form class="row post-form" novalidate on:submit=move |event| {
             event.prevent_default();
-            let author = author.get_untracked();
-            storage::set(AUTHOR_KEY, author.trim());
-            post.dispatch(PostRequest {
-                room: room.get_value(),
-                author,
-                text: text.get_untracked(),
-            });
+            send();
         }>
             <label class="field narrow-wide">
                 <span>"Your name"</span>
@@ -237,40 +456,18 @@ fn PostForm(room: String) -> impl IntoView {
             <button id="chat-send" type="submit" disabled=move || pending.get()>"Send"</button>
         </form>
         <div id="post-result" aria-live="polite">
-            {move || match outcome.get() {
-                Some(Err(error)) => {
-                    let needs_token = matches!(
-                        error.code,
-                        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-                    );
-                    Some(view! {
-                        <ErrorBanner error />
-                        <Show when=move || needs_token>
-                            <p class="muted small">"Save the server's access token above, then send again."</p>
-                        </Show>
-                    })
+            {move || post_error.get().map(|error| {
+                let needs_token = matches!(
+                    error.code,
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                );
+                view! {
+                    <ErrorBanner error />
+                    <Show when=move || needs_token>
+                        <p class="muted small">"Save the server's access token above, then send again."</p>
+                    </Show>
                 }
-                _ => None,
-            }}
+            })}
         </div>
-    }
-}
-
-/// The bidi form of the chat, which a browser cannot do over gRPC-Web.
-#[component]
-fn JoinFromCli(room: Memo<String>) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Join " <span class="badge">"bidirectional"</span></h2>
-            <p>
-                "The same room as one bidirectional stream, each line you type posted and the "
-                "room's messages printed as they come, is " <code>"chat.v1.ChatService/Join"</code>
-                ". A browser cannot stream a request body over gRPC-Web, so this page uses "
-                "Subscribe and Post instead; the native client joins for real:"
-            </p>
-            <pre class="command"><code>
-                {move || format!("CLIENT_TOKEN=… cargo run -p cli -- chat join {} --author you", room.get())}
-            </code></pre>
-        </section>
     }
 }

@@ -1,6 +1,7 @@
-//! The Greeter page: SayHello (unary), SayHelloStream (server streaming, stoppable) and
-//! SayHelloToAll (client streaming, as one batch) over gRPC-Web, and Converse (bidi) over
-//! grpc-ws.
+//! The Greeter page: the seeds' four methods, one per call mode, through the one generated
+//! client over the page's grpc-ws socket: SayHello (unary), SayHelloStream (server
+//! streaming, stoppable), SayHelloToAll (client streaming, a name at a time) and Converse
+//! (bidi, each answer before the next name).
 
 use leptos::prelude::*;
 use proto::greeter::{HelloRequest, HelloStreamRequest};
@@ -17,14 +18,15 @@ pub fn GreeterPage() -> impl IntoView {
     view! {
         <h1>"Greeter"</h1>
         <p class="lead">
-            "The seeds' first service, called from this page over gRPC-Web through the client "
-            "generated from " <code>"proto/greeter.proto"</code> "."
+            "The seeds' first service, in all four call modes, called from this page through "
+            "the client generated from " <code>"proto/greeter.proto"</code> ", over one "
+            "WebSocket (gRPC-Web over fetch when the socket cannot be had: open Calls to see "
+            "which carried each call)."
         </p>
         <SayHello />
         <GreetingStream />
         <SayHelloToAll />
         <Converse />
-        <BrowserLimits />
     }
 }
 
@@ -111,60 +113,130 @@ fn SayHello() -> impl IntoView {
     }
 }
 
+/// SayHelloToAll as a real client stream: the call opens with the first name, each name
+/// goes out as it is entered (or each line of a pasted list), and Finish half-closes the
+/// stream, which is when the server answers with its one summary.
 #[component]
 fn SayHelloToAll() -> impl IntoView {
-    let names = RwSignal::new(String::from("Ada\nGrace\nAlan\nAda"));
-    let say_hello_to_all = Action::new_local(|names: &String| {
-        let requests: Vec<HelloRequest> = names
+    let name = RwSignal::new(String::new());
+    let pasted = RwSignal::new(String::new());
+    let sent = RwSignal::new(0usize);
+    let state = RwSignal::new(StreamState::Idle);
+    let summary = RwSignal::new(None::<proto::greeter::HelloSummary>);
+    let names = StoredValue::new(None::<futures_channel::mpsc::UnboundedSender<HelloRequest>>);
+    let task = Task::new();
+    let open = move || {
+        let (sender, receiver) = futures_channel::mpsc::unbounded();
+        names.set_value(Some(sender));
+        sent.set(0);
+        summary.set(None);
+        state.set(StreamState::Streaming);
+        task.start(async move {
+            let answer = api::greeter().say_hello_to_all(receiver).await;
+            names.set_value(None);
+            match answer {
+                Ok(reply) => {
+                    summary.set(Some(reply.into_inner()));
+                    state.set(StreamState::Finished);
+                }
+                Err(status) => state.set(StreamState::Failed(status.into())),
+            }
+        });
+    };
+    let send = move |text: &str| {
+        let lines: Vec<String> = text
             .lines()
             .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(|name| HelloRequest {
-                name: name.to_owned(),
-            })
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
             .collect();
-        async move {
-            api::greeter()
-                .say_hello_to_all(api::unary(futures_util::stream::iter(requests)))
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(CallError::from)
+        if lines.is_empty() {
+            return;
         }
-    });
-    let (pending, reply) = (say_hello_to_all.pending(), say_hello_to_all.value());
-    let send = move || say_hello_to_all.dispatch(names.get_untracked());
+        if names.with_value(Option::is_none) {
+            open();
+        }
+        names.with_value(|names| {
+            if let Some(names) = names {
+                for line in lines {
+                    if names.unbounded_send(HelloRequest { name: line }).is_ok() {
+                        sent.update(|sent| *sent += 1);
+                    }
+                }
+            }
+        });
+    };
+    // Half-close: no more names; the summary comes back.
+    let finish = move || {
+        if names.with_value(Option::is_some) {
+            names.set_value(None);
+            state.set(StreamState::Connecting);
+        }
+    };
 
     view! {
-        <section class="card">
+        <section class="card" id="to-all">
             <h2>"SayHelloToAll " <span class="badge">"client streaming"</span></h2>
+            <p class="muted small">
+                "One call, opened by the first name: each name goes to the server as you send "
+                "it; Finish ends the stream and the server answers once, for all of them."
+            </p>
+            <form class="row" on:submit=move |event| {
+                event.prevent_default();
+                send(&name.get_untracked());
+                name.set(String::new());
+            }>
+                <label class="field grow">
+                    <span>"Name"</span>
+                    <input id="all-name" type="text" autocomplete="off" bind:value=name />
+                </label>
+                <button id="all-add" type="submit">"Send"</button>
+            </form>
             <form on:submit=move |event| {
                 event.prevent_default();
-                send();
+                send(&pasted.get_untracked());
+                pasted.set(String::new());
             }>
                 <label class="field">
-                    <span>"Names, one per line"</span>
-                    <textarea id="all-names" rows="4" bind:value=names></textarea>
+                    <span>"Or paste names, one per line"</span>
+                    <textarea id="all-names" rows="3" bind:value=pasted></textarea>
                 </label>
                 <div class="row end">
-                    <button id="all-send" type="submit" disabled=move || pending.get()>
-                        "Send all"
-                    </button>
+                    <button id="all-send" type="submit">"Send these"</button>
+                    <button id="all-finish" type="button" class="secondary"
+                        disabled=move || state.get() != StreamState::Streaming
+                        on:click=move |_| finish()>"Finish"</button>
                 </div>
             </form>
+            <p id="all-sent" class="muted small">
+                {move || match state.get() {
+                    StreamState::Idle => "Not started: the first name opens the call.".to_owned(),
+                    StreamState::Streaming => format!("{} sent on the open stream.", plural(sent.get(), "name")),
+                    StreamState::Connecting => format!("{} sent; waiting for the summary…", plural(sent.get(), "name")),
+                    _ => format!("{} sent.", plural(sent.get(), "name")),
+                }}
+            </p>
             <div class="result" aria-live="polite">
-                {move || match reply.get() {
-                    _ if pending.get() => view! { <Spinner label="Calling…" /> }.into_any(),
-                    None => view! { <p class="muted">"One summary comes back for all the names."</p> }.into_any(),
-                    Some(Ok(summary)) => view! {
+                {move || match (state.get(), summary.get()) {
+                    (StreamState::Failed(error), _) => view! { <ErrorBanner error /> }.into_any(),
+                    (_, Some(summary)) => view! {
                         <p id="all-reply" class="reply">{summary.message}</p>
                         <p id="all-counts" class="muted small">
                             {format!("{} names, {} different", summary.count, summary.distinct_count)}
                         </p>
                     }.into_any(),
-                    Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+                    _ => ().into_any(),
                 }}
             </div>
         </section>
+    }
+}
+
+fn plural(count: usize, what: &str) -> String {
+    if count == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{count} {what}s")
     }
 }
 
@@ -184,7 +256,7 @@ fn Converse() -> impl IntoView {
         state.set(StreamState::Connecting);
         task.start(async move {
             let conversation = async move {
-                let mut answers = api::greeter_socket().converse(receiver).await?.into_inner();
+                let mut answers = api::greeter().converse(receiver).await?.into_inner();
                 state.set(StreamState::Streaming);
                 while let Some(answer) = answers.message().await? {
                     replies.update(|replies| replies.push(answer.message));
@@ -251,27 +323,6 @@ fn Converse() -> impl IntoView {
             <ol id="converse-replies">
                 {move || replies.get().into_iter().map(|reply| view! { <li>{reply}</li> }).collect_view()}
             </ol>
-        </section>
-    }
-}
-
-/// What a browser can and cannot do with the streaming kinds of call, and the CLI commands
-/// that do the rest.
-#[component]
-fn BrowserLimits() -> impl IntoView {
-    view! {
-        <section class="card" id="browser-limits">
-            <h2>"Client streaming and bidi from a browser"</h2>
-            <p>
-                "gRPC-Web rides on " <code>"fetch"</code> ", and browsers today cannot stream "
-                "a request body over it: the request goes out whole, once the page has all of "
-                "it. So the page above sends a client stream as one batch (a finite stream "
-                "works; a stream you keep adding to does not). " <code>"Converse"</code>
-                " above goes over grpc-ws instead, one WebSocket that carries every mode."
-            </p>
-            <p>"The native client does both for real, over HTTP/2:"</p>
-            <pre class="command"><code>"printf 'Ada\\nGrace\\n' | cargo run -p cli -- greeter to-all\n"
-                "cargo run -p cli -- greeter converse    # type names; replies come as you go"</code></pre>
         </section>
     }
 }

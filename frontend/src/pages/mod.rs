@@ -5,6 +5,7 @@ mod blog;
 mod chat;
 mod files;
 mod greeter;
+mod interop;
 mod not_found;
 mod weather;
 
@@ -13,5 +14,6 @@ pub use blog::{BlogPage, PostPage};
 pub use chat::ChatPage;
 pub use files::FilesPage;
 pub use greeter::GreeterPage;
+pub use interop::InteropPage;
 pub use not_found::NotFound;
 pub use weather::WeatherPage;

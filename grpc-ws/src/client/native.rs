@@ -16,6 +16,16 @@ pub(super) fn spawn(work: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(work);
 }
 
+pub(super) async fn sleep(duration: std::time::Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+pub(super) fn now_millis() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64() * 1000.0)
+}
+
 pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
     let unavailable = |error: &dyn std::fmt::Display| {
         tonic::Status::unavailable(format!("grpc-ws {url}: {error}"))
@@ -31,8 +41,14 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
     let (mut sink, mut incoming) = socket.split();
     let (out, mut queue) = mpsc::unbounded_channel::<Frame>();
     let shared = Socket::new(out);
+    let ended = Arc::clone(&shared.ended);
     tokio::spawn(async move {
-        while let Some(frame) = queue.recv().await {
+        loop {
+            let frame = tokio::select! {
+                frame = queue.recv() => frame,
+                () = ended.wait() => None,
+            };
+            let Some(frame) = frame else { break };
             if sink
                 .send(Message::Binary(crate::encode(&frame)))
                 .await
@@ -41,10 +57,17 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
                 break;
             }
         }
+        let _ = sink.close().await;
     });
-    let reader = Arc::clone(&shared);
+    // The reader does not keep the socket: it closes when nothing uses it.
+    let (reader, ended) = (Arc::downgrade(&shared), Arc::clone(&shared.ended));
     tokio::spawn(async move {
-        while let Some(Ok(message)) = incoming.next().await {
+        loop {
+            let message = tokio::select! {
+                message = incoming.next() => message,
+                () = ended.wait() => break,
+            };
+            let Some(Ok(message)) = message else { break };
             let Message::Binary(bytes) = message else {
                 if matches!(message, Message::Close(_)) {
                     break;
@@ -54,9 +77,14 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Socket>, tonic::Status> {
             let Ok(frame) = crate::decode(bytes) else {
                 break;
             };
-            dispatch(&reader, frame);
+            let Some(socket) = reader.upgrade() else {
+                break;
+            };
+            dispatch(&socket, frame);
         }
-        reader.fail_all(&tonic::Status::unavailable("the grpc-ws socket closed"));
+        if let Some(socket) = reader.upgrade() {
+            socket.fail_all(&tonic::Status::unavailable("the grpc-ws socket closed"));
+        }
     });
     Ok(shared)
 }

@@ -35,6 +35,23 @@ use crate::ops::metrics::{CallGauge, Metrics};
 pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// Which transport carried a call, for its log line: `grpc` (HTTP/2) unless marked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transport(pub &'static str);
+
+/// Middleware outside tonic-web (which turns gRPC-Web requests into plain gRPC ones): marks
+/// gRPC-Web calls for the log.
+pub async fn mark_grpc_web(mut request: Request, next: Next) -> Response {
+    let is_grpc_web = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc-web"));
+    if is_grpc_web && request.extensions().get::<Transport>().is_none() {
+        request.extensions_mut().insert(Transport("grpc-web"));
+    }
+    next.run(request).await
+}
+
 /// Middleware (`axum::middleware::from_fn_with_state`): request id, span, the access log
 /// line, and the call's metrics.
 pub async fn log_call(
@@ -81,17 +98,24 @@ pub async fn log_call(
             .find_map(|name| request.headers().get(*name)?.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
+        transport: request
+            .extensions()
+            .get::<Transport>()
+            .map_or("grpc", |transport| transport.0),
         started: Instant::now(),
     };
     let span = tracing::info_span!("call", request_id = %call.request_id, method = %call.method);
+    // Made before the handler runs: a call dropped before it answers (a client stream
+    // cancelled mid-way) is logged too, as CANCELLED.
+    let mut ending = Ending {
+        code: None,
+        call: Some(call),
+    };
     let mut response = next.run(request).instrument(span).await;
     response.headers_mut().insert(REQUEST_ID, request_id);
 
     // A trailers-only response (errors, mostly) has its status in the headers already.
-    let mut ending = Ending {
-        code: grpc_status(response.headers()),
-        call: Some(call),
-    };
+    ending.code = grpc_status(response.headers());
     response.map(|body| body::on_frame(body, move |frame| ending.observe(frame)))
 }
 
@@ -122,6 +146,7 @@ struct Call {
     /// The deadline the call came with (`grpc-timeout`), if any.
     timeout_ms: Option<u64>,
     agent: String,
+    transport: &'static str,
     started: Instant,
 }
 
@@ -146,6 +171,7 @@ impl Call {
             request_id = %self.request_id,
             agent = %self.agent,
             timeout_ms = self.timeout_ms,
+            transport = %self.transport,
             "call"
         );
     }

@@ -64,6 +64,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_streams)
         .max_header_list_size(limits.max_header_bytes)
+        // RFC 8441: WebSockets over HTTP/2 (grpc-ws on a TLS + h2 connection the page has).
+        .enable_connect_protocol()
         // Finds peers that vanished without closing (a dead NAT entry, a pulled cable).
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));

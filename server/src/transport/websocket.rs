@@ -5,7 +5,7 @@
 //!
 //! Written by hand (see `grpc-ws/`'s header). The memory one socket can make the server
 //! hold is bounded: at most `max_streams` calls at once; per stream at most one window
-//! (64 KiB) of request bytes not yet read by the handler (more is a protocol error and the
+//! (256 KiB) of request bytes not yet read by the handler (more is a protocol error and the
 //! stream is cancelled); response bytes are sent only against the client's window, so a
 //! client that reads slowly stops its call's handler rather than filling a queue. The
 //! outgoing queue holds DATA within those windows and at most `MAX_QUEUED_CONTROL` control
@@ -13,7 +13,6 @@
 
 use std::{
     collections::HashMap,
-    convert::Infallible,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -52,6 +51,7 @@ pub struct Endpoint {
     origins: Arc<Vec<HeaderValue>>,
     any_origin: bool,
     max_streams: usize,
+    max_frames_per_second: u32,
     shutdown: CancellationToken,
 }
 
@@ -61,6 +61,7 @@ impl Endpoint {
         origins: &[HeaderValue],
         any_origin: bool,
         max_streams: usize,
+        max_frames_per_second: u32,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -68,29 +69,39 @@ impl Endpoint {
             origins: Arc::new(origins.to_vec()),
             any_origin,
             max_streams,
+            max_frames_per_second,
             shutdown,
         }
     }
 
-    /// `GET /grpc-ws`, as a router to merge.
+    /// `GET /grpc-ws` (HTTP/1.1 Upgrade) and `CONNECT /grpc-ws` (HTTP/2, RFC 8441), as a
+    /// router to merge.
     pub fn router(self) -> Router {
+        use axum::routing::{MethodFilter, on};
         Router::new()
-            .route(grpc_ws::PATH, axum::routing::get(upgrade))
+            .route(
+                grpc_ws::PATH,
+                on(MethodFilter::GET.or(MethodFilter::CONNECT), upgrade),
+            )
             .with_state(self)
     }
 
     /// Same origin (the `Host` the page came from), a listed one, or no `Origin` at all (a
     /// native client: browsers always send one).
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    fn allows(&self, headers: &HeaderMap, authority: Option<&str>) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
         };
         if self.any_origin || self.origins.iter().any(|allowed| allowed == origin) {
             return true;
         }
+        // HTTP/1.1 names the host in `Host`; HTTP/2 in `:authority`.
         let (Ok(origin), Some(host)) = (
             origin.to_str(),
-            headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or(authority),
         ) else {
             return false;
         };
@@ -106,7 +117,9 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let headers = request.headers().clone();
-    if !endpoint.allows(&headers) {
+    let version = request.version();
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    if !endpoint.allows(&headers, authority.as_deref()) {
         return (
             StatusCode::FORBIDDEN,
             "this origin may not open a grpc-ws socket",
@@ -135,13 +148,18 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
     };
     ws.protocols([SUBPROTOCOL])
         .max_message_size(grpc_ws::INITIAL_WINDOW as usize + 64 * 1024)
-        .on_upgrade(move |socket| serve(socket, endpoint, peer))
+        .on_upgrade(move |socket| {
+            tracing::debug!(?peer, ?version, "grpc-ws socket opened");
+            serve(socket, endpoint, peer)
+        })
 }
 
 /// One open call on the socket.
 struct Call {
-    /// Request bytes for the handler; dropped at `END`.
-    request: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Request bytes for the handler, then `None` at `END`. Dropped without that (the call
+    /// cancelled, the socket gone), the handler's request stream ends in an error, never
+    /// as if the client had finished.
+    request: Option<mpsc::UnboundedSender<Option<Bytes>>>,
     /// Request bytes received and not yet read by the handler.
     unread: Arc<AtomicU32>,
     /// The client's window for this call's response bytes.
@@ -207,6 +225,8 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
     let calls: Calls = Arc::default();
     let mut last_opened = 0u32;
     let mut draining = false;
+    // Frames this second: a client past the limit is closed.
+    let (mut second, mut frames) = (tokio::time::Instant::now(), 0u32);
     loop {
         let message = tokio::select! {
             message = incoming.next() => message,
@@ -221,6 +241,18 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                 continue;
             }
         };
+        if second.elapsed() >= std::time::Duration::from_secs(1) {
+            (second, frames) = (tokio::time::Instant::now(), 0);
+        }
+        frames += 1;
+        if frames > endpoint.max_frames_per_second {
+            tracing::warn!(
+                ?peer,
+                limit = endpoint.max_frames_per_second,
+                "grpc-ws socket sent more frames in a second than allowed: closed"
+            );
+            break;
+        }
         let bytes = match message {
             Some(Ok(Message::Binary(bytes))) => bytes,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -261,7 +293,10 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                     .unread
                     .fetch_add(len, Ordering::AcqRel)
                     .saturating_add(len);
-                let sent = call.request.as_ref().map(|request| request.send(bytes));
+                let sent = call
+                    .request
+                    .as_ref()
+                    .map(|request| request.send(Some(bytes)));
                 if unread > INITIAL_WINDOW || !matches!(sent, Some(Ok(()))) {
                     // Past the window (or after END): a protocol error for this stream.
                     call.cancel.cancel();
@@ -270,8 +305,10 @@ async fn serve(socket: WebSocket, endpoint: Endpoint, peer: Option<SocketAddr>) 
                 }
             }
             Kind::End => {
-                if let Some(call) = calls.lock().expect("calls").get_mut(&stream) {
-                    call.request = None;
+                if let Some(call) = calls.lock().expect("calls").get_mut(&stream)
+                    && let Some(request) = call.request.take()
+                {
+                    let _ = request.send(None);
                 }
             }
             Kind::Cancel => {
@@ -338,6 +375,7 @@ fn open(
     );
     let body = Incoming {
         queue: request_queue,
+        finished: false,
         unread,
         out: out.clone(),
         stream,
@@ -364,8 +402,13 @@ fn open(
         if let Some(peer) = peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
+        request
+            .extensions_mut()
+            .insert(crate::layers::access_log::Transport("grpc-ws"));
         let request = std::mem::replace(request, http::Request::new(Body::empty()));
         tokio::select! {
+            // A cancelled call is dropped, never let finish on what it had.
+            biased;
             () = cancel.cancelled() => {}
             () = answer(grpc, request, &out, stream, &window) => {}
         }
@@ -433,7 +476,9 @@ async fn answer(
 
 /// A call's request body: the client's DATA, returning window as the handler reads it.
 struct Incoming {
-    queue: mpsc::UnboundedReceiver<Bytes>,
+    queue: mpsc::UnboundedReceiver<Option<Bytes>>,
+    /// `END` came: nothing more, and no error either.
+    finished: bool,
     unread: Arc<AtomicU32>,
     out: Out,
     stream: u32,
@@ -441,14 +486,17 @@ struct Incoming {
 
 impl http_body::Body for Incoming {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = tonic::Status;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         context: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, tonic::Status>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
         match self.queue.poll_recv(context) {
-            Poll::Ready(Some(bytes)) => {
+            Poll::Ready(Some(Some(bytes))) => {
                 let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
                 self.unread.fetch_sub(len, Ordering::AcqRel);
                 self.out.send(Frame {
@@ -457,7 +505,14 @@ impl http_body::Body for Incoming {
                 });
                 Poll::Ready(Some(Ok(http_body::Frame::data(bytes))))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            // `END`: the client finished its stream.
+            Poll::Ready(Some(None)) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => Poll::Ready(Some(Err(tonic::Status::cancelled(
+                "the client cancelled the call (or its socket went away)",
+            )))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -472,7 +527,14 @@ mod tests {
             .iter()
             .map(|o| HeaderValue::from_static(o))
             .collect();
-        Endpoint::new(Router::new(), &origins, false, 10, CancellationToken::new())
+        Endpoint::new(
+            Router::new(),
+            &origins,
+            false,
+            10,
+            1000,
+            CancellationToken::new(),
+        )
     }
 
     fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
@@ -485,15 +547,34 @@ mod tests {
     }
 
     #[test]
+    fn over_http2_the_authority_names_the_host() {
+        let endpoint = endpoint(&[]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
+        assert!(endpoint.allows(&headers, Some("app.example")));
+        assert!(!endpoint.allows(&headers, Some("api.example")));
+        assert!(!endpoint.allows(&headers, None));
+    }
+
+    #[test]
     fn origins_same_listed_or_none() {
         let endpoint = endpoint(&["https://app.example"]);
         assert!(
-            endpoint.allows(&headers(None, "api.example")),
+            endpoint.allows(&headers(None, "api.example"), None),
             "a native client"
         );
-        assert!(endpoint.allows(&headers(Some("http://localhost:8080"), "localhost:8080")));
-        assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example")));
-        assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example")));
-        assert!(!endpoint.allows(&headers(Some("http://localhost:9999"), "localhost:8080")));
+        assert!(endpoint.allows(
+            &headers(Some("http://localhost:8080"), "localhost:8080"),
+            None
+        ));
+        assert!(endpoint.allows(&headers(Some("https://app.example"), "api.example"), None));
+        assert!(!endpoint.allows(&headers(Some("https://evil.example"), "api.example"), None));
+        assert!(!endpoint.allows(
+            &headers(Some("http://localhost:9999"), "localhost:8080"),
+            None
+        ));
     }
 }

@@ -167,3 +167,54 @@ async fn unknown_methods_share_one_series() {
     );
     assert!(!after.contains("Attack"), "no made-up name in the metrics");
 }
+
+#[tokio::test]
+async fn a_client_stream_dropped_before_its_answer_is_counted_as_cancelled() {
+    let app = spawn_app().await;
+    // Over grpc-ws, where a CANCEL drops the handler's call outright (over HTTP/2 the
+    // handler hears the reset and ends it itself): either way it is counted and logged.
+    let mut greeter = GreeterClient::new(grpc_ws::client::Client::new(format!(
+        "ws://{}{}",
+        app.address,
+        grpc_ws::PATH
+    )));
+    let (names, stream) = tokio::sync::mpsc::channel::<HelloRequest>(4);
+    names
+        .send(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("queued");
+    // The handler has the call (and waits for more names) when it is dropped.
+    let call = tokio::spawn(async move {
+        greeter
+            .say_hello_to_all(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+    });
+    let cancelled =
+        r#"grpc_server_handled_total{method="/Greeter/SayHelloToAll",code="CANCELLED"}"#;
+    tokio::time::timeout(crate::helpers::PATIENCE, async {
+        while value(&scrape(&app.metrics_url).await, "grpc_server_in_flight") != Some(1.0) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the call is in flight");
+    call.abort();
+    let metrics = tokio::time::timeout(crate::helpers::PATIENCE, async {
+        loop {
+            let metrics = scrape(&app.metrics_url).await;
+            if value(&metrics, cancelled).is_some() {
+                return metrics;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the dropped call is counted (and logged) as CANCELLED");
+    assert_eq!(value(&metrics, cancelled), Some(1.0), "{metrics}");
+    assert_eq!(
+        value(&metrics, "grpc_server_in_flight"),
+        Some(0.0),
+        "{metrics}"
+    );
+    drop(names);
+}

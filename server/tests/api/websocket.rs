@@ -138,7 +138,7 @@ async fn errors_come_back_with_their_code_and_the_token_goes_along() {
 async fn a_large_client_stream_passes_within_the_windows() {
     let app = spawn_app().await;
     let mut client = socket(&app);
-    // 5,000 names of 200 bytes: about 1 MB, far past one 64 KiB window.
+    // 5,000 names of 200 bytes: about 1 MB, far past one 256 KiB window.
     let long: Vec<String> = (0..5_000).map(|n| format!("{n:0>200}")).collect();
     let requests = futures_util::stream::iter(long.into_iter().map(|name| HelloRequest {
         name: name[..100].to_owned(),
@@ -251,9 +251,9 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
         .await
         .expect("upgraded");
     let send = |frame: Frame| Message::Binary(grpc_ws::encode(&frame));
-    // Ten answers of 32 KiB: 320 KiB against a 64 KiB window.
+    // Twenty answers of 32 KiB: 640 KiB against a 256 KiB window.
     let call = StreamingOutputCallRequest {
-        response_parameters: (0..10)
+        response_parameters: (0..20)
             .map(|_| ResponseParameters {
                 size: 32 * 1024,
                 ..Default::default()
@@ -364,7 +364,9 @@ async fn a_client_that_never_reads_its_socket_is_cut_off() {
     use grpc_ws::{Frame, Kind};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-    let app = spawn_app().await;
+    // The frame rate allowed high enough that only the queue's bound can stop the flood.
+    let app =
+        crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 1_000_000).await;
     let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
         .into_client_request()
         .expect("request");
@@ -402,4 +404,339 @@ async fn a_client_that_never_reads_its_socket_is_cut_off() {
     .await;
     assert!(ended.is_ok(), "the server closed the socket");
     assert!(pongs < PINGS, "cut off after {pongs} pongs");
+}
+
+/// A WebSocket server that upgrades and then says nothing, whatever comes: for the client's
+/// own deadline and liveness checks. Its address, and the task (aborted at the end).
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Answers the subprotocol the native client asks for, then nothing.
+                #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
+                let agree = |_: &Request, mut response: Response| {
+                    response.headers_mut().insert(
+                        "sec-websocket-protocol",
+                        grpc_ws::SUBPROTOCOL.parse().expect("header"),
+                    );
+                    Ok(response)
+                };
+                if let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await {
+                    while let Some(Ok(_)) = socket.next().await {}
+                }
+            });
+        }
+    });
+    (format!("ws://{address}{}", grpc_ws::PATH), task)
+}
+
+#[tokio::test]
+async fn a_call_fails_at_its_deadline_even_when_the_server_is_silent() {
+    let (url, server) = silent_server().await;
+    let mut client = GreeterClient::new(Client::new(url));
+    let mut request = tonic::Request::new(HelloRequest { name: "Ada".into() });
+    request.set_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(PATIENCE, client.say_hello(request))
+        .await
+        .expect("the call ends by itself")
+        .expect_err("nobody answers");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "not before the deadline: {:?}",
+        started.elapsed()
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_socket_that_does_not_answer_pings_fails_its_calls() {
+    let (url, server) = silent_server().await;
+    let transport =
+        Client::new(url).keepalive(Duration::from_millis(100), Duration::from_millis(200));
+    let mut client = GreeterClient::new(transport);
+    // No deadline: only the pings can tell that the server is gone.
+    let (_names, names_out) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let status = tokio::time::timeout(
+        PATIENCE,
+        client.converse(tokio_stream::wrappers::ReceiverStream::new(names_out)),
+    )
+    .await
+    .expect("the call ends by itself")
+    .expect_err("nobody answers");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("ping"), "{status:?}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_answered_socket_stays_open_across_pings() {
+    let app = spawn_app().await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH))
+        .keepalive(Duration::from_millis(50), Duration::from_millis(200));
+    let mut client = GreeterClient::new(transport.clone());
+    client
+        .say_hello(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("first call");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client
+        .say_hello(HelloRequest {
+            name: "Grace".into(),
+        })
+        .await
+        .expect("after a dozen pings");
+    assert_eq!(transport.sockets_opened(), 1, "the same socket");
+}
+
+#[tokio::test]
+async fn without_a_socket_complete_requests_go_the_other_way_and_streams_are_refused() {
+    use grpc_ws::client::Fallback;
+
+    let app = spawn_app().await;
+    // Nothing listens at the socket's address: a port taken and let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let socket = Client::new(format!("ws://{closed}{}", grpc_ws::PATH));
+    let native = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("native channel");
+    let mut client = GreeterClient::new(Fallback::new(socket, native));
+
+    let reply = client
+        .say_hello(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("unary goes the other way");
+    assert_eq!(reply.get_ref().message, "Hello, Ada!");
+    assert_eq!(
+        reply.extensions().get::<grpc_ws::client::Via>(),
+        Some(&grpc_ws::client::Via::Other)
+    );
+    // A client stream all there at the call goes too.
+    let summary = client
+        .say_hello_to_all(names(&["Ada", "Grace"]))
+        .await
+        .expect("complete client stream")
+        .into_inner();
+    assert_eq!(summary.count, 2);
+    // One still being written cannot: refused at once, saying why.
+    let (_names, names_out) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+    let status = tokio::time::timeout(
+        PATIENCE,
+        client.converse(tokio_stream::wrappers::ReceiverStream::new(names_out)),
+    )
+    .await
+    .expect("refused, not waiting")
+    .expect_err("bidi needs the socket");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("grpc-ws socket"), "{status:?}");
+}
+
+#[tokio::test]
+async fn with_the_socket_every_call_takes_it() {
+    use grpc_ws::client::{Fallback, Via};
+
+    let app = spawn_app().await;
+    let socket = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let native = tonic::transport::Endpoint::from_shared(format!("http://{}", app.address))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("native channel");
+    let fallback = Fallback::new(socket.clone(), native);
+    let mut client = GreeterClient::new(fallback.clone());
+    for name in ["Ada", "Grace"] {
+        let reply = client
+            .say_hello(HelloRequest { name: name.into() })
+            .await
+            .expect("unary");
+        assert_eq!(reply.extensions().get::<Via>(), Some(&Via::Socket));
+    }
+    assert_eq!(socket.sockets_opened(), 1, "one socket for both calls");
+    fallback.set_socket_first(false);
+    let reply = client
+        .say_hello(HelloRequest {
+            name: "Linus".into(),
+        })
+        .await
+        .expect("unary");
+    assert_eq!(
+        reply.extensions().get::<Via>(),
+        Some(&Via::Other),
+        "switched off"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_that_sends_more_frames_per_second_than_allowed_is_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use grpc_ws::{Frame, Kind};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 200).await;
+    let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    let (mut sink, mut incoming) = socket.split();
+    let ping = grpc_ws::encode(&Frame {
+        stream: 0,
+        kind: Kind::Ping(*b"too-fast"),
+    });
+    // 1,000 pings at once, reading every answer: only the rate is wrong.
+    tokio::spawn(async move {
+        for _ in 0..1000 {
+            if sink.send(Message::Binary(ping.clone())).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut pongs = 0usize;
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Binary(_)) {
+                pongs += 1;
+            }
+        }
+    })
+    .await
+    .expect("the server closed the socket");
+    assert!(
+        (1..=200).contains(&pongs),
+        "answered {pongs} pings before closing"
+    );
+}
+
+#[tokio::test]
+async fn calls_beyond_the_socket_s_stream_limit_are_refused() {
+    let app = crate::helpers::spawn_app_with(|config| config.ws_max_streams_per_socket = 2).await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let mut open = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let (names, stream) = tokio::sync::mpsc::channel::<HelloRequest>(1);
+        names
+            .send(HelloRequest { name: name.into() })
+            .await
+            .expect("queued");
+        let mut answers = GreeterClient::new(transport.clone())
+            .converse(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+            .expect("open")
+            .into_inner();
+        answers.message().await.expect("answer").expect("one");
+        open.push((names, answers));
+    }
+    let status = GreeterClient::new(transport.clone())
+        .say_hello(HelloRequest {
+            name: "Linus".into(),
+        })
+        .await
+        .expect_err("a third call at once");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("at most 2 calls"), "{status:?}");
+    drop(open);
+    // Room again once they end.
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut client = GreeterClient::new(transport.clone());
+            if client
+                .say_hello(HelloRequest {
+                    name: "Linus".into(),
+                })
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("served once the others ended");
+    assert_eq!(transport.sockets_opened(), 1);
+}
+
+#[tokio::test]
+async fn a_drain_lets_open_calls_finish_and_takes_no_new_ones_on_the_socket() {
+    let app = spawn_app().await;
+    let transport = Client::new(format!("ws://{}{}", app.address, grpc_ws::PATH));
+    let mut client = GreeterClient::new(transport.clone());
+    let (names, stream) = tokio::sync::mpsc::channel::<HelloRequest>(4);
+    names
+        .send(HelloRequest { name: "Ada".into() })
+        .await
+        .expect("queued");
+    let mut summary_client = client.clone();
+    let summary = tokio::spawn(async move {
+        summary_client
+            .say_hello_to_all(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+    });
+    // The call is open on the server before the drain begins.
+    let in_flight = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("grpc_server_in_flight "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let metrics = reqwest::get(&app.metrics_url)
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            if in_flight(&metrics) == Some(1.0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the call is in flight");
+    let server = tokio::spawn(app.shutdown());
+    // GOAWAY: the socket takes no new calls. A new one goes to a new socket, which the
+    // draining server no longer accepts.
+    let refused = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match client.say_hello(HelloRequest { name: "new".into() }).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("new calls are refused once the drain has begun");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    // The open call goes on and finishes with everything it sent.
+    names
+        .send(HelloRequest {
+            name: "Grace".into(),
+        })
+        .await
+        .expect("the open call still takes names");
+    drop(names);
+    let summary = tokio::time::timeout(PATIENCE, summary)
+        .await
+        .expect("the open call ends")
+        .expect("joined")
+        .expect("the open call finished during the drain")
+        .into_inner();
+    assert_eq!(summary.count, 2);
+    server.await.expect("joined").expect("the server stopped");
+    assert_eq!(transport.sockets_opened(), 1, "no new socket: refused");
 }
