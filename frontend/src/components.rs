@@ -18,6 +18,22 @@ pub fn ErrorBanner(error: CallError) -> impl IntoView {
     }
 }
 
+/// A refused call that changes state: its error, and when the server wanted the token,
+/// what to do (`then`: "send again", "upload again").
+#[component]
+pub fn RefusedBanner(error: CallError, then: &'static str) -> impl IntoView {
+    let needs_token = matches!(
+        error.code,
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+    );
+    view! {
+        <ErrorBanner error />
+        {needs_token.then(|| view! {
+            <p class="muted small">{format!("Save the server's access token above, then {then}.")}</p>
+        })}
+    }
+}
+
 /// An inline "working on it" indicator.
 #[component]
 pub fn Spinner(#[prop(into)] label: String) -> impl IntoView {

@@ -19,7 +19,7 @@ use proto::chat::v1::{
 
 use crate::{
     api::{self, CallError},
-    components::{AccessToken, ErrorBanner, Spinner},
+    components::{AccessToken, ErrorBanner, RefusedBanner, Spinner},
     format, storage,
     task::Task,
 };
@@ -456,18 +456,7 @@ fn PostForm(
             <button id="chat-send" type="submit" disabled=move || pending.get()>"Send"</button>
         </form>
         <div id="post-result" aria-live="polite">
-            {move || post_error.get().map(|error| {
-                let needs_token = matches!(
-                    error.code,
-                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-                );
-                view! {
-                    <ErrorBanner error />
-                    <Show when=move || needs_token>
-                        <p class="muted small">"Save the server's access token above, then send again."</p>
-                    </Show>
-                }
-            })}
+            {move || post_error.get().map(|error| view! { <RefusedBanner error then="send again" /> })}
         </div>
     }
 }

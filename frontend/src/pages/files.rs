@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 
 use crate::{
     api::{self, CallError},
-    components::{AccessToken, ErrorBanner, Spinner},
+    components::{AccessToken, ErrorBanner, RefusedBanner, Spinner},
     format,
     task::Task,
 };
@@ -150,20 +150,9 @@ fn UploadForm(uploads: RwSignal<u32>) -> impl IntoView {
                         </p>
                         <p class="muted small">"SHA-256 " <code id="upload-sha256">{stored.sha256}</code></p>
                     }.into_any(),
-                    Upload::Failed(error) => {
-                        let needs_token = matches!(
-                            error.code,
-                            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
-                        );
-                        view! {
-                            <ErrorBanner error />
-                            <Show when=move || needs_token>
-                                <p class="muted small">
-                                    "Save the server's access token above, then upload again."
-                                </p>
-                            </Show>
-                        }.into_any()
-                    }
+                    Upload::Failed(error) => view! {
+                        <RefusedBanner error then="upload again" />
+                    }.into_any(),
                 }}
             </div>
         </section>

@@ -77,6 +77,20 @@ fn failed(status: tonic::Status) -> String {
     )
 }
 
+/// The status a stream ended with, refused at its start or instead of its first reply;
+/// a reply instead is a failure of the case.
+async fn ended_with<T: std::fmt::Debug>(
+    answer: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+) -> Result<tonic::Status, String> {
+    match answer {
+        Err(status) => Ok(status),
+        Ok(replies) => match replies.into_inner().message().await {
+            Err(status) => Ok(status),
+            Ok(reply) => Err(format!("no error, a reply: {reply:?}")),
+        },
+    }
+}
+
 /// Runs the case `name`; what it saw, or why it failed.
 async fn run(name: &str) -> Result<String, String> {
     let mut client = api::test_service();
@@ -227,13 +241,7 @@ async fn run(name: &str) -> Result<String, String> {
                 .map_err(|_| "the call ended early".to_owned())?;
             let mut request = Request::new(stream);
             request.set_timeout(Duration::from_millis(1));
-            let status = match client.full_duplex_call(request).await {
-                Err(status) => status,
-                Ok(replies) => match replies.into_inner().message().await {
-                    Err(status) => status,
-                    Ok(reply) => return Err(format!("no deadline: {reply:?}")),
-                },
-            };
+            let status = ended_with(client.full_duplex_call(request).await).await?;
             drop(requests);
             check(status.code() == Code::DeadlineExceeded, || failed(status))?;
             Ok("DEADLINE_EXCEEDED at the 1 ms deadline".into())
@@ -283,16 +291,12 @@ async fn run(name: &str) -> Result<String, String> {
                 }),
                 ..Default::default()
             };
-            let status = match client
-                .full_duplex_call(futures_util::stream::iter([request]))
-                .await
-            {
-                Err(status) => status,
-                Ok(replies) => match replies.into_inner().message().await {
-                    Err(status) => status,
-                    Ok(reply) => return Err(format!("no error: {reply:?}")),
-                },
-            };
+            let status = ended_with(
+                client
+                    .full_duplex_call(futures_util::stream::iter([request]))
+                    .await,
+            )
+            .await?;
             check(
                 status.code() == Code::Unknown && status.message() == message,
                 || failed(status),

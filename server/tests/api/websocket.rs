@@ -21,6 +21,24 @@ fn socket(app: &TestServer) -> GreeterClient<Client> {
     )))
 }
 
+/// A WebSocket to the app's grpc-ws endpoint, for tests that speak the frames themselves.
+async fn raw_socket(
+    app: &TestServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}{}", app.address, grpc_ws::PATH)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        grpc_ws::SUBPROTOCOL.parse().expect("ascii"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    socket
+}
+
 fn names(names: &[&str]) -> impl futures_util::Stream<Item = HelloRequest> + Send + 'static {
     let names: Vec<HelloRequest> = names
         .iter()
@@ -237,19 +255,10 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
     use grpc_ws::{Frame, Kind};
     use prost::Message as _;
     use proto::grpc_testing::{ResponseParameters, StreamingOutputCallRequest};
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    use tokio_tungstenite::tungstenite::Message;
 
     let app = spawn_app().await;
-    let mut request = format!("ws://{}{}", app.address, grpc_ws::PATH)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        grpc_ws::SUBPROTOCOL.parse().expect("ascii"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded");
+    let mut socket = raw_socket(&app).await;
     let send = |frame: Frame| Message::Binary(grpc_ws::encode(&frame));
     // Twenty answers of 32 KiB: 640 KiB against a 256 KiB window.
     let call = StreamingOutputCallRequest {
@@ -362,18 +371,12 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
 async fn a_client_that_never_reads_its_socket_is_cut_off() {
     use futures_util::{SinkExt, StreamExt};
     use grpc_ws::{Frame, Kind};
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    use tokio_tungstenite::tungstenite::Message;
 
     // The frame rate allowed high enough that only the queue's bound can stop the flood.
     let app =
         crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 1_000_000).await;
-    let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
-        .into_client_request()
-        .expect("request");
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded");
-    let (mut sink, mut incoming) = socket.split();
+    let (mut sink, mut incoming) = raw_socket(&app).await.split();
     const PINGS: usize = 500_000;
     let ping = grpc_ws::encode(&Frame {
         stream: 0,
@@ -582,16 +585,10 @@ async fn with_the_socket_every_call_takes_it() {
 async fn a_socket_that_sends_more_frames_per_second_than_allowed_is_closed() {
     use futures_util::{SinkExt, StreamExt};
     use grpc_ws::{Frame, Kind};
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    use tokio_tungstenite::tungstenite::Message;
 
     let app = crate::helpers::spawn_app_with(|config| config.ws_max_frames_per_second = 200).await;
-    let request = format!("ws://{}{}", app.address, grpc_ws::PATH)
-        .into_client_request()
-        .expect("request");
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgraded");
-    let (mut sink, mut incoming) = socket.split();
+    let (mut sink, mut incoming) = raw_socket(&app).await.split();
     let ping = grpc_ws::encode(&Frame {
         stream: 0,
         kind: Kind::Ping(*b"too-fast"),
