@@ -558,7 +558,16 @@ fn SlowReader() -> impl IntoView {
             // The socket's count before the call: what other calls had.
             let before = api::socket_data_received();
             let mut replies = api::test_service_over(true)
-                .streaming_output_call(output(SLOW_MESSAGES as i32, SLOW_MESSAGE_BYTES))
+                .streaming_output_call(StreamingOutputCallRequest {
+                    response_parameters: vec![
+                        ResponseParameters {
+                            size: SLOW_MESSAGE_BYTES as i32,
+                            ..Default::default()
+                        };
+                        SLOW_MESSAGES
+                    ],
+                    ..Default::default()
+                })
                 .await?
                 .into_inner();
             let mut read_bytes = 0u64;
