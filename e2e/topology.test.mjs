@@ -3,15 +3,17 @@
 // page with gRPC-Web (HTTP/1.1, unbuffered) on another, with deploy/nginx.conf. Calls
 // spread across the replicas; once a replica is killed, or drained with SIGTERM while calls
 // run through the balancer, every call still succeeds; uploads over 1 MiB and client
-// streams pass; the page works through the balancer.
+// streams pass; the page works through the balancer, and a page whose replica drains under
+// an upload keeps the upload and goes on over a new socket to another replica.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchBrowser, openPage, startPostgres, startServer } from './harness.mjs';
+import { inspectedCalls, launchBrowser, openPage, startPostgres, startServer } from './harness.mjs';
 
 const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 const CLIENT_BIN = resolve(process.env.CLIENT_BIN ?? 'target/release/client');
@@ -105,6 +107,17 @@ function callThrough(count) {
   return client(['shell'], Array.from({ length: count }, (_, n) => `greeter say-hello caller-${n}\n`).join(''));
 }
 
+/** A replica (on `listen`, to take a stopped one's place behind nginx). Its grace period
+ * lets an upload under way finish while it drains. */
+function startReplica(listen = undefined) {
+  return startServer({
+    listen,
+    drainDelay: '500ms',
+    args: ['--shutdown-grace', '15s', '--trusted-proxies', '127.0.0.1',
+      '--database-url', database.url, '--services', 'authors,posts'],
+  });
+}
+
 const served = (replica) => replica.countLogs(/access: call method=\/Greeter\/SayHello code=OK/);
 
 before(async () => {
@@ -113,13 +126,7 @@ before(async () => {
   // delay is what a balancer needs. The blog is split as in compose.yaml: the replicas run
   // authors and posts, one more server the comments, calling posts back through nginx.
   database = await startPostgres();
-  for (let n = 0; n < 3; n += 1) {
-    replicas.push(await startServer({
-      drainDelay: '500ms',
-      args: ['--shutdown-grace', '2s', '--trusted-proxies', '127.0.0.1',
-        '--database-url', database.url, '--services', 'authors,posts'],
-    }));
-  }
+  for (let n = 0; n < 3; n += 1) replicas.push(await startReplica());
   const commentsAddress = `127.0.0.1:${await freePort()}`;
   balancer = await startNginx(replicas.map((replica) => new URL(replica.url).host), commentsAddress);
   comments = await startServer({
@@ -230,6 +237,52 @@ test('the blog runs split: comments on a server of their own, posts on the repli
   assert.ok(replicas.some((replica) => replica.countLogs(/method=\/blog.v1.PostService\/GetPost code=OK/) > 0));
   const direct = await fetch(`${replicas[0].url}/v1/posts/${post.json.id}/comments`);
   assert.equal(direct.status, 404, 'the replicas do not run the comment service');
+});
+
+test('a page keeps its upload while its replica drains, and goes on over a new socket to another', async () => {
+  const opened = (replica) => replica.countLogs(/grpc-ws socket opened/);
+  const file = join(dir, 'drained.bin');
+  const bytes = Buffer.alloc(48 * 1024 * 1024);
+  for (let at = 0; at < bytes.length; at += 4096) bytes.writeUInt32BE(at, at);
+  await writeFile(file, bytes);
+  const before = replicas.map(opened);
+  const page = await openPage(browser, `${balancer.web}/files`);
+  try {
+    // The page's first call (the list) opened its one socket, on one replica.
+    await page.waitForSelector('#file-list, #no-files');
+    const grown = replicas.map((replica, n) => opened(replica) - before[n]);
+    assert.deepEqual(grown.filter((count) => count > 0), [1], `sockets opened: ${grown}`);
+    const onto = grown.findIndex((count) => count > 0);
+    const drained = replicas[onto];
+    const listed = (replica) => replica.countLogs(/method=\/files\.v1\.FileService\/ListFiles code=OK .*transport=grpc-ws/);
+    const listedBefore = replicas.map(listed);
+
+    await page.setInputFiles('#file-input', file);
+    await page.click('#file-upload');
+    await page.waitForFunction(() => document.querySelector('#upload-progress')?.value > 2 * 2 ** 20);
+    // SIGTERM while the upload runs: after the drain delay the replica sends GOAWAY.
+    const draining = drained.stop();
+    await drained.waitForLog(/shutting down: finishing running calls/);
+    await page.waitForSelector('#upload-sha256, #upload-result .error', { timeout: 60_000 });
+    assert.equal(await page.$('#upload-result .error'), null, await page.textContent('#upload-result'));
+    assert.equal(await page.textContent('#upload-sha256'), createHash('sha256').update(bytes).digest('hex'));
+    await draining;
+    assert.equal(drained.countLogs(/method=\/files\.v1\.FileService\/Upload code=OK .*transport=grpc-ws/), 1,
+      'the upload finished on the drained replica, on the socket it began on');
+
+    // The list that follows the upload went over a new socket, to a replica still up.
+    await page.waitForSelector('#file-list .file[data-name="drained.bin"]');
+    const others = replicas.filter((replica) => replica !== drained);
+    assert.ok(others.some((replica, n) => opened(replica) > before[replicas.indexOf(replica)]), 'a new socket on another replica');
+    assert.ok(others.some((replica) => listed(replica) > listedBefore[replicas.indexOf(replica)]), 'listed by another replica');
+    const uploads = (await inspectedCalls(page)).filter((call) => call.method === '/files.v1.FileService/Upload');
+    assert.deepEqual(uploads.map((call) => [call.transport, call.status]), [['socket', 'OK']]);
+    assert.deepEqual(page.pageErrors, []);
+    // Back to three replicas for what follows: a new one where the drained one was.
+    replicas[onto] = await startReplica(new URL(drained.url).host);
+  } finally {
+    await page.close();
+  }
 });
 
 test('calls spread across the replicas, and none is lost when one dies or drains', async () => {

@@ -125,6 +125,12 @@ pub fn test_service_over(socket: bool) -> TestServiceClient<Transport> {
     })
 }
 
+/// DATA bytes the page's socket has received so far (0 before it opens): set beside what
+/// the page has read, how far the server is ahead of the page.
+pub fn socket_data_received() -> u64 {
+    PAGE.with(|page| page.socket().data_received())
+}
+
 /// A request with the page's unary deadline.
 pub fn unary<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);

@@ -18,7 +18,7 @@ use proto::{
     weather::v1::weather_service_server::{self, WeatherServiceServer},
 };
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_web::GrpcWebLayer;
 
@@ -125,6 +125,8 @@ pub struct App {
     readiness: Vec<Task>,
     store: Store,
     registry: Option<RegistrySettings>,
+    /// The open grpc-ws sockets, which a drain waits for after the HTTP connections.
+    sockets: TaskTracker,
 }
 
 impl std::fmt::Debug for App {
@@ -363,6 +365,7 @@ impl App {
             config.ws_max_frames_per_second,
             shutdown.clone(),
         );
+        let sockets = websocket.sockets();
         let mut router = grpc
             .merge(gateway.router())
             .merge(websocket.router())
@@ -386,6 +389,7 @@ impl App {
             readiness,
             store,
             registry: config.registry(),
+            sockets,
         })
     }
 
@@ -422,6 +426,7 @@ impl App {
             readiness,
             registry,
             store,
+            sockets,
             ..
         } = self;
         let registered = match registry {
@@ -453,7 +458,12 @@ impl App {
                 health.end_watches().await;
             }
         };
-        let server = accept::serve(listener, router, tls, limits, drain);
+        let server = async move {
+            accept::serve(listener, router, tls, limits, drain).await;
+            // An upgraded socket outlives its HTTP/1.1 connection: its calls finish too.
+            sockets.close();
+            sockets.wait().await;
+        };
         tokio::select! {
             () = server => {}
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {

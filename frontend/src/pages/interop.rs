@@ -1,8 +1,10 @@
 //! The Interop page: the official gRPC interop cases (`grpc.testing.TestService`) run from
 //! this browser through the generated client, over the page's grpc-ws socket, including the
 //! ones no gRPC-Web client can run (client streaming, ping-pong, cancels, deadlines and
-//! metadata on a full-duplex call). And a measurement: round trips on one bidi call over
-//! the socket against unary calls over gRPC-Web fetch, and a client stream's message rate.
+//! metadata on a full-duplex call). Flow control made visible: a server stream read slowly,
+//! with how far the server gets ahead of the page. And a measurement: round trips on one
+//! bidi call over the socket against unary calls over gRPC-Web fetch, and two client
+//! streams (many small messages, 100 MiB in large ones).
 
 use std::time::Duration;
 
@@ -318,6 +320,7 @@ pub fn InteropPage() -> impl IntoView {
             "Calls to watch each one."
         </p>
         <Cases />
+        <SlowReader />
         <Measure />
     }
 }
@@ -422,24 +425,23 @@ async fn unary_round_trips(count: usize, socket: bool) -> Result<Vec<f64>, tonic
     Ok(times)
 }
 
-/// Messages per second of one client stream of `count` small messages, over the socket.
-async fn client_stream_rate(count: usize) -> Result<f64, tonic::Status> {
-    let requests: Vec<_> = (0..count)
-        .map(|_| StreamingInputCallRequest {
-            payload: payload(100),
-            ..Default::default()
-        })
-        .collect();
+/// Seconds one client stream of `count` messages of `size` bytes takes over the socket,
+/// each message made as the stream asks for it.
+async fn client_stream_seconds(count: usize, size: usize) -> Result<f64, tonic::Status> {
+    let requests = futures_util::stream::iter(0..count).map(move |_| StreamingInputCallRequest {
+        payload: payload(size),
+        ..Default::default()
+    });
     let started = now_ms();
     let reply = api::test_service_over(true)
-        .streaming_input_call(futures_util::stream::iter(requests).boxed())
+        .streaming_input_call(requests.boxed())
         .await?
         .into_inner();
     let seconds = (now_ms() - started) / 1000.0;
-    if reply.aggregated_payload_size as usize != count * 100 {
+    if reply.aggregated_payload_size as usize != count * size {
         return Err(tonic::Status::data_loss("not every message arrived"));
     }
-    Ok(count as f64 / seconds)
+    Ok(seconds)
 }
 
 #[component]
@@ -475,11 +477,18 @@ fn Measure() -> impl IntoView {
                 "unary call (gRPC-Web fetch)",
                 unary_round_trips(ROUND_TRIPS, false).await?,
             );
-            let rate = client_stream_rate(20_000).await?;
+            let seconds = client_stream_seconds(20_000, 100).await?;
             rows.update(|rows| {
                 rows.push((
                     "client stream, 20,000 messages of 100 B (socket)".to_owned(),
-                    format!("{rate:.0} messages/s"),
+                    format!("{:.0} messages/s", 20_000.0 / seconds),
+                ));
+            });
+            let seconds = client_stream_seconds(800, 128 * 1024).await?;
+            rows.update(|rows| {
+                rows.push((
+                    "client stream, 100 MiB in 128 KiB messages (socket)".to_owned(),
+                    format!("{:.1} MiB/s", 100.0 / seconds),
                 ));
             });
             Ok::<(), tonic::Status>(())
@@ -497,7 +506,8 @@ fn Measure() -> impl IntoView {
             </div>
             <p class="muted small">
                 "500 sequential round trips each way, from this page: one message each way on "
-                "one open bidi call, against a unary call per round trip."
+                "one open bidi call, against a unary call per round trip; then two client "
+                "streams, many small messages and 100 MiB in large ones."
             </p>
             <table id="measure-results">
                 <tbody>
@@ -517,6 +527,99 @@ fn Measure() -> impl IntoView {
                     "Done.".to_owned()
                 }
             }}</p>
+        </section>
+    }
+}
+
+/// What the slow reader asks for: this many messages of this size, as fast as the server
+/// can send them, read one every [`READ_EVERY`].
+const SLOW_MESSAGES: usize = 32;
+const SLOW_MESSAGE_BYTES: usize = 64 * 1024;
+const READ_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct SlowRead {
+    read: usize,
+    /// What the socket had received beyond what the page had read, now and at most.
+    ahead: u64,
+    most_ahead: u64,
+}
+
+/// Flow control, watched: a server stream read slowly. The socket's window keeps the server
+/// at most 256 KiB ahead of what the page has read, however fast it could send.
+#[component]
+fn SlowReader() -> impl IntoView {
+    let state = RwSignal::new(SlowRead::default());
+    let error = RwSignal::new(None::<String>);
+    let run = Action::new_local(move |(): &()| async move {
+        state.set(SlowRead::default());
+        error.set(None);
+        let result = async {
+            // The socket's count before the call: what other calls had.
+            let before = api::socket_data_received();
+            let mut replies = api::test_service_over(true)
+                .streaming_output_call(StreamingOutputCallRequest {
+                    response_parameters: vec![
+                        ResponseParameters {
+                            size: SLOW_MESSAGE_BYTES as i32,
+                            ..Default::default()
+                        };
+                        SLOW_MESSAGES
+                    ],
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            let mut read_bytes = 0u64;
+            while let Some(reply) = replies.message().await? {
+                // Each message on the wire: its 5-byte prefix and the message.
+                read_bytes += 5 + prost::Message::encoded_len(&reply) as u64;
+                let ahead = api::socket_data_received().saturating_sub(before + read_bytes);
+                state.update(|state| {
+                    state.read += 1;
+                    state.ahead = ahead;
+                    state.most_ahead = state.most_ahead.max(ahead);
+                });
+                sleep(READ_EVERY).await;
+            }
+            Ok::<(), tonic::Status>(())
+        };
+        if let Err(status) = result.await {
+            error.set(Some(failed(status)));
+        }
+    });
+    view! {
+        <section class="card">
+            <div class="row">
+                <h2 class="grow">"Flow control"</h2>
+                <button id="slow-run" type="button" disabled=move || run.pending().get()
+                    on:click=move |_| { run.dispatch(()); }>"Read slowly"</button>
+            </div>
+            <p class="muted small">
+                "The server streams " {SLOW_MESSAGES} " messages of 64 KiB as fast as it can; "
+                "this page reads one every " {READ_EVERY.as_millis()} " ms. The socket's "
+                "window (256 KiB per call) keeps the server from sending more than that ahead "
+                "of the page, so neither side holds the rest."
+            </p>
+            <p id="slow-state" class="small"
+                data-read=move || state.get().read
+                data-most-ahead=move || state.get().most_ahead>
+                {move || {
+                    let SlowRead { read, ahead, most_ahead } = state.get();
+                    if let Some(error) = error.get() {
+                        format!("Failed: {error}")
+                    } else if read == 0 && !run.pending().get() {
+                        String::new()
+                    } else {
+                        format!(
+                            "read {read} of {SLOW_MESSAGES} · received ahead of the page {} \
+                             (at most {})",
+                            crate::format::bytes(ahead),
+                            crate::format::bytes(most_ahead),
+                        )
+                    }
+                }}
+            </p>
         </section>
     }
 }

@@ -25,7 +25,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -79,6 +79,8 @@ struct Stream {
     events: mpsc::UnboundedSender<Event>,
     /// The server's window for this call's request bytes.
     window: Arc<Semaphore>,
+    /// Answer bytes received and not yet read; the server may send at most a window.
+    unread: Arc<AtomicU32>,
 }
 
 /// One socket and its calls.
@@ -92,6 +94,8 @@ pub(crate) struct Socket {
     ended: Arc<Ended>,
     /// Something came from the server since the last ping.
     heard: AtomicBool,
+    /// DATA bytes received on it, every call's.
+    received: AtomicU64,
 }
 
 impl Socket {
@@ -104,6 +108,7 @@ impl Socket {
             closed: false.into(),
             ended: Arc::default(),
             heard: false.into(),
+            received: AtomicU64::new(0),
         })
     }
 
@@ -239,6 +244,19 @@ impl Client {
         self.sockets_opened.load(Ordering::Relaxed)
     }
 
+    /// DATA bytes received so far on the socket now open (0 when none is): with what the
+    /// generated clients have read, how far the server is ahead of them.
+    pub fn data_received(&self) -> u64 {
+        self.socket
+            .try_lock()
+            .ok()
+            .and_then(|slot| {
+                slot.as_ref()
+                    .map(|socket| socket.received.load(Ordering::Relaxed))
+            })
+            .unwrap_or(0)
+    }
+
     /// The open socket, or a new one.
     async fn socket(&self) -> Result<Arc<Socket>, tonic::Status> {
         let mut slot = self.socket.lock().await;
@@ -274,7 +292,26 @@ fn dispatch(socket: &Socket, frame: Frame) {
     let mut streams = socket.streams.lock().expect("streams");
     let event = match frame.kind {
         Kind::Headers(headers) => Event::Headers(headers),
-        Kind::Data(bytes) => Event::Data(bytes),
+        Kind::Data(bytes) => {
+            let len = bytes.len() as u32;
+            socket.received.fetch_add(u64::from(len), Ordering::Relaxed);
+            let Some(stream) = streams.get(&frame.stream) else {
+                return;
+            };
+            if stream.unread.fetch_add(len, Ordering::AcqRel) + len > INITIAL_WINDOW {
+                // A server past the window it was given: this call is cut, not buffered.
+                let _ = stream.events.send(Event::Failed(tonic::Status::internal(
+                    "grpc-ws: the server sent more than the call's window",
+                )));
+                streams.remove(&frame.stream);
+                let _ = socket.out.send(Frame {
+                    stream: frame.stream,
+                    kind: Kind::Cancel,
+                });
+                return;
+            }
+            Event::Data(bytes)
+        }
         Kind::Trailers(trailers) => {
             if let Some(stream) = streams.remove(&frame.stream) {
                 let _ = stream.events.send(Event::Trailers(trailers));
@@ -346,11 +383,13 @@ async fn call(
     };
     let (events, mut heard) = mpsc::unbounded_channel();
     let window = Arc::new(Semaphore::new(INITIAL_WINDOW as usize));
+    let unread = Arc::new(AtomicU32::new(0));
     socket.streams.lock().expect("streams").insert(
         id,
         Stream {
             events,
             window: Arc::clone(&window),
+            unread: Arc::clone(&unread),
         },
     );
     let out = socket.out.clone();
@@ -416,6 +455,7 @@ async fn call(
         stream: id,
         guard,
         ended,
+        unread,
     });
     *response.headers_mut() = headers;
     response
@@ -506,6 +546,8 @@ pub struct Answer {
     stream: u32,
     guard: CancelOnDrop,
     ended: bool,
+    /// Answer bytes received and not yet read: never more than the window given.
+    unread: Arc<AtomicU32>,
 }
 
 impl http_body::Body for Answer {
@@ -522,6 +564,7 @@ impl http_body::Body for Answer {
         match self.events.poll_recv(context) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Event::Data(bytes))) => {
+                self.unread.fetch_sub(bytes.len() as u32, Ordering::AcqRel);
                 let _ = self.socket.out.send(Frame {
                     stream: self.stream,
                     kind: Kind::Window(u32::try_from(bytes.len()).unwrap_or(u32::MAX)),

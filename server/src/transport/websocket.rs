@@ -38,7 +38,7 @@ use grpc_ws::{Frame, INITIAL_WINDOW, Kind, SUBPROTOCOL};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body::Body as _;
 use tokio::sync::{Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// Largest DATA frame the server sends.
@@ -53,6 +53,9 @@ pub struct Endpoint {
     max_streams: usize,
     max_frames_per_second: u32,
     shutdown: CancellationToken,
+    /// The open sockets: they outlive the HTTP/1.1 connections they were upgraded from, so
+    /// a drain waits for them apart.
+    sockets: TaskTracker,
 }
 
 impl Endpoint {
@@ -71,7 +74,14 @@ impl Endpoint {
             max_streams,
             max_frames_per_second,
             shutdown,
+            sockets: TaskTracker::new(),
         }
+    }
+
+    /// The open sockets, for a drain to wait for (each ends once its calls have, after
+    /// the shutdown's GOAWAY).
+    pub fn sockets(&self) -> TaskTracker {
+        self.sockets.clone()
     }
 
     /// `GET /grpc-ws` (HTTP/1.1 Upgrade) and `CONNECT /grpc-ws` (HTTP/2, RFC 8441), as a
@@ -150,7 +160,8 @@ async fn upgrade(State(endpoint): State<Endpoint>, request: axum::extract::Reque
         .max_message_size(grpc_ws::INITIAL_WINDOW as usize + 64 * 1024)
         .on_upgrade(move |socket| {
             tracing::debug!(?peer, ?version, "grpc-ws socket opened");
-            serve(socket, endpoint, peer)
+            let sockets = endpoint.sockets.clone();
+            sockets.track_future(serve(socket, endpoint, peer))
         })
 }
 

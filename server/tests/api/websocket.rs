@@ -409,19 +409,31 @@ async fn a_client_that_never_reads_its_socket_is_cut_off() {
     assert!(pongs < PINGS, "cut off after {pongs} pongs");
 }
 
-/// A WebSocket server that upgrades and then says nothing, whatever comes: for the client's
-/// own deadline and liveness checks. Its address, and the task (aborted at the end).
-async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+/// A WebSocket server that upgrades and then answers each frame it gets with what `answer`
+/// makes of it, for the client's own checks (deadline, liveness, windows). Its address, the
+/// frames it got, and the task (aborted at the end).
+async fn scripted_server(
+    answer: fn(&grpc_ws::Frame) -> Vec<grpc_ws::Frame>,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<grpc_ws::Frame>,
+    tokio::task::JoinHandle<()>,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{
+        Message,
+        handshake::server::{Request, Response},
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
+    let (got, heard) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            let got = got.clone();
             tokio::spawn(async move {
-                // Answers the subprotocol the native client asks for, then nothing.
+                // Answers the subprotocol the native client asks for.
                 #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
                 let agree = |_: &Request, mut response: Response| {
                     response.headers_mut().insert(
@@ -430,13 +442,83 @@ async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
                     );
                     Ok(response)
                 };
-                if let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await {
-                    while let Some(Ok(_)) = socket.next().await {}
+                let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(tcp, agree).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = socket.next().await {
+                    let Message::Binary(bytes) = message else {
+                        continue;
+                    };
+                    let Ok(frame) = grpc_ws::decode(bytes) else {
+                        return;
+                    };
+                    for reply in answer(&frame) {
+                        let _ = socket.send(Message::Binary(grpc_ws::encode(&reply))).await;
+                    }
+                    let _ = got.send(frame);
                 }
             });
         }
     });
-    (format!("ws://{address}{}", grpc_ws::PATH), task)
+    (format!("ws://{address}{}", grpc_ws::PATH), heard, task)
+}
+
+/// A server that says nothing, whatever comes.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let (url, _, task) = scripted_server(|_| Vec::new()).await;
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_server_past_the_call_s_window_fails_the_call_instead_of_filling_the_client() {
+    // Answers a call with headers and 320 KiB at once, never waiting for window (256 KiB).
+    let (url, mut heard, server) = scripted_server(|frame| match frame.kind {
+        grpc_ws::Kind::Open { .. } => {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("content-type", "application/grpc".parse().expect("ascii"));
+            let mut frames = vec![grpc_ws::Frame {
+                stream: frame.stream,
+                kind: grpc_ws::Kind::Headers(headers),
+            }];
+            // One message that claims 1 MiB, so nothing decodes before the window is past.
+            let mut first = vec![0u8; 64 * 1024];
+            first[1..5].copy_from_slice(&(1u32 << 20).to_be_bytes());
+            frames.push(grpc_ws::Frame {
+                stream: frame.stream,
+                kind: grpc_ws::Kind::Data(first.into()),
+            });
+            frames.extend((0..4).map(|_| grpc_ws::Frame {
+                stream: frame.stream,
+                kind: grpc_ws::Kind::Data(vec![0u8; 64 * 1024].into()),
+            }));
+            frames
+        }
+        _ => Vec::new(),
+    })
+    .await;
+    let mut client = GreeterClient::new(Client::new(url));
+    let mut replies = tokio::time::timeout(
+        PATIENCE,
+        client.say_hello_stream(HelloStreamRequest {
+            name: "Ada".into(),
+            count: 1,
+            interval_ms: 0,
+        }),
+    )
+    .await
+    .expect("answered")
+    .expect("headers")
+    .into_inner();
+    // Everything has arrived before the first read: the fifth frame is past the window.
+    let mut cancelled = false;
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(1), heard.recv()).await {
+        cancelled |= matches!(frame.kind, grpc_ws::Kind::Cancel);
+    }
+    let status = replies.message().await.expect_err("cut");
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(status.message().contains("window"), "{status:?}");
+    assert!(cancelled, "the client told the server it cut the call");
+    server.abort();
 }
 
 #[tokio::test]
@@ -719,6 +801,14 @@ async fn a_drain_lets_open_calls_finish_and_takes_no_new_ones_on_the_socket() {
     .await
     .expect("new calls are refused once the drain has begun");
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    // The server waits for the socket's open call before it stops: the socket has left its
+    // HTTP/1.1 connection, so the drain must wait for it apart (the binary exits once
+    // `serve` returns, and a socket still open would be cut).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !server.is_finished(),
+        "the server stopped with a call open on a socket"
+    );
     // The open call goes on and finishes with everything it sent.
     names
         .send(HelloRequest {
