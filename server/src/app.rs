@@ -398,6 +398,12 @@ impl App {
         &self.hub
     }
 
+    /// Registers a gauge on `/metrics` whose value `read` gives at each scrape: for what
+    /// the binary owns (its log writer).
+    pub fn gauge_fn(&self, name: &str, help: &str, read: impl Fn() -> i64 + Send + Sync + 'static) {
+        self.metrics.gauge_fn(name, help, read);
+    }
+
     /// `GET /metrics` (Prometheus), to serve on the metrics address, apart from the app.
     pub fn metrics_router(&self) -> Router {
         self.metrics.router()

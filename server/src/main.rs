@@ -14,13 +14,26 @@ use server::{App, Config, config::LogFormat};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// Log lines queued for stderr at most (about 4 MiB of access lines); past it they are
+/// dropped and counted.
+const LOG_QUEUE_LINES: usize = 16 * 1024;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config = Config::parse();
-    // Logs go to stderr: stdout carries only the lines scripts read (address, URL).
+    // Logs go to stderr: stdout carries only the lines scripts read (address, URL). Written
+    // by a thread of their own from a bounded queue: a call only formats its line, and a
+    // stderr that cannot keep up (a full pipe, a slow terminal) drops lines, counted on
+    // /metrics, instead of blocking calls. The guard flushes the queue at exit.
+    let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
+    let dropped_log_lines = writer.error_counter();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match config.log_format {
         LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => logs
@@ -53,6 +66,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    app.gauge_fn(
+        "log_lines_dropped",
+        "Log lines dropped because stderr did not keep up (logging never blocks a call)",
+        move || i64::try_from(dropped_log_lines.dropped_lines()).unwrap_or(i64::MAX),
+    );
     if let Some(address) = config.metrics_listen {
         match TcpListener::bind(address).await {
             Ok(listener) => {

@@ -51,6 +51,67 @@ async fn json_logs_carry_the_call_and_its_request_id() {
     server.kill().await.expect("stopped");
 }
 
+/// A stderr nobody reads fills its pipe (64 KiB); the server's log writer then drops
+/// lines and counts them, and calls go on being answered. With a blocking writer the calls
+/// would stop at the first line that does not fit.
+#[tokio::test]
+async fn a_stderr_nobody_reads_drops_log_lines_and_blocks_no_call() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let (mut server, address) = start(
+        data.path(),
+        &["--log", "info", "--metrics-listen", &metrics_listen],
+        Stdio::piped(),
+    )
+    .await;
+    // Held, never read.
+    let _stderr = server.stderr.take().expect("stderr");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    // More access lines than the queue (16,384) and the pipe hold together.
+    const CALLS: usize = 24_000;
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        let mut calls = tokio::task::JoinSet::new();
+        for worker in 0..16 {
+            let mut client = GreeterClient::new(channel.clone());
+            calls.spawn(async move {
+                for n in 0..CALLS / 16 {
+                    let name = format!("caller-{worker}-{n}");
+                    client
+                        .say_hello(HelloRequest { name })
+                        .await
+                        .expect("answered");
+                }
+            });
+        }
+        calls.join_all().await.len()
+    })
+    .await
+    .expect("every call answered while stderr was full");
+    assert_eq!(answered, 16);
+    let metrics = reqwest::get(format!("http://{metrics_listen}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("log_lines_dropped "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no log_lines_dropped in {metrics}"));
+    assert!(dropped > 0, "nothing dropped: the pipe never filled?");
+    assert!(dropped < CALLS as u64, "dropped {dropped} of {CALLS}");
+    server.kill().await.expect("stopped");
+}
+
 /// The server binary on 127.0.0.1:0 with its data in `data` and `args` (logging at `warn`
 /// unless they say), its logs to `stderr`, and the address it printed.
 async fn start(
