@@ -14,7 +14,8 @@ impl MyService for PredictService {
         request: Request<PredictRequest>,
     ) -> Result<Response<PredictResponse>, Status> {
         let prompt = request.into_inner().prompt;
-        tracing::info!(%prompt, "received prompt");
+        // The access log has the call at info; the prompt (user input) only at debug.
+        tracing::debug!(%prompt, "received prompt");
         Ok(Response::new(PredictResponse {
             result: format!("Hello, {prompt}!"),
         }))
