@@ -1,5 +1,5 @@
 // A page in headless Chromium driven over the DevTools protocol with nothing but the
-// Runtime and DOM domains. Written by hand, for benchmarks only: Playwright enables the
+// Runtime, DOM and Page domains. Written by hand, for benchmarks only: Playwright enables the
 // Network domain on every page it drives, and Chromium then copies every WebSocket frame
 // to the driver, which slowed a page's socket uploads about 7x (BENCHMARKS.md,
 // "The driver's cost"). The tests keep Playwright; what a page's socket moves is measured
@@ -10,8 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+import { CHROMIUM, CHROMIUM_ARGS } from '../e2e/harness.mjs';
 
 /** Starts Chromium; `open(url)` gives a page driven over its own DevTools socket. */
 export async function launchBare({ args = [] } = {}) {
@@ -20,8 +19,7 @@ export async function launchBare({ args = [] } = {}) {
   }
   const profile = mkdtempSync(join(tmpdir(), 'bench-chromium-'));
   const chrome = spawn(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ...CHROMIUM_ARGS,
     // A tab opened over the protocol is a background tab: not throttled here.
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
     '--disable-backgrounding-occluded-windows',

@@ -13,7 +13,7 @@ import { join, resolve as resolvePath } from 'node:path';
 
 const SERVER_BIN = resolvePath(process.env.SERVER_BIN ?? 'target/release/server');
 const DIST_DIR = process.env.DIST_DIR ?? 'dist';
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * Starts the server; `args` are extra flags, e.g. `['--auth-token', 'x']`. With `tls`, the
@@ -108,14 +108,16 @@ export async function startServer({
 }
 
 /** Headless Chromium; `args` are extra command-line switches. */
+/** Chromium's flags for this machine (its closed network refuses background connections). */
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
 export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ...args,
-    ],
+    args: [...CHROMIUM_ARGS, ...args],
   });
 }
 
