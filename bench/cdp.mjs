@@ -33,12 +33,16 @@ export async function launchBare({ args = [] } = {}) {
   }
   const port = readFileSync(portFile, 'utf8').split('\n')[0];
   return {
-    /** A new tab at `url`; `before` runs in every document it loads, before the page's. */
-    async open(url, { before } = {}) {
+    /**
+     * A new tab at `url`; `before` runs in every document it loads, before the page's;
+     * `setup(page)` runs on the blank tab before it navigates (network conditions, say).
+     */
+    async open(url, { before, setup } = {}) {
       const target = await (await fetch(`http://127.0.0.1:${port}/json/new?about:blank`, { method: 'PUT' })).json();
       const page = await connect(target.webSocketDebuggerUrl);
       await page.send('Page.enable');
       if (before) await page.send('Page.addScriptToEvaluateOnNewDocument', { source: before });
+      if (setup) await setup(page);
       await page.send('Page.bringToFront');
       await page.send('Page.navigate', { url });
       await page.waitFor(`location.href !== 'about:blank' && document.readyState === 'complete'`);

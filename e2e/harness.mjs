@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import { join, resolve as resolvePath } from 'node:path';
 
 const SERVER_BIN = resolvePath(process.env.SERVER_BIN ?? 'target/release/server');
-const DIST_DIR = process.env.DIST_DIR ?? 'dist';
+export const DIST_DIR = process.env.DIST_DIR ?? 'dist';
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /**

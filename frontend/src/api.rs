@@ -1,8 +1,8 @@
 //! Clients for the gRPC services, built in one place. Every call goes over the page's one
 //! grpc-ws socket (all four modes), or over gRPC-Web `fetch` when the socket cannot be
 //! opened or the user switched it off (unary and server streaming only: a request still
-//! being written fails, saying why). The inspector records each call; an interceptor adds
-//! what every call carries.
+//! being written fails, saying why). The inspector records each call; gzipped replies are
+//! decoded by the browser (`gunzip.rs`); an interceptor adds what every call carries.
 
 use std::time::Duration;
 
@@ -19,12 +19,11 @@ use proto::{
 };
 use tonic::{
     Request, Status,
-    codec::CompressionEncoding,
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
 };
 
-use crate::inspector::Inspect;
+use crate::{gunzip::Gunzip, inspector::Inspect};
 
 /// How long the page waits for a unary answer. Sent as `grpc-timeout`, which the server
 /// enforces (and the socket's client too); streams have none, the user stops them.
@@ -32,7 +31,7 @@ pub const UNARY_DEADLINE: Duration = Duration::from_secs(10);
 
 type Fetch = tonic_web_wasm_client::Client;
 type PageTransport = grpc_ws::client::Fallback<Fetch>;
-pub type Transport = InterceptedService<Inspect<PageTransport>, PageMetadata>;
+pub type Transport = InterceptedService<Gunzip<Inspect<PageTransport>>, PageMetadata>;
 
 /// After the socket fails to open, calls go to `fetch` for this long before it is tried
 /// again.
@@ -62,7 +61,7 @@ thread_local! {
 }
 
 fn transport() -> Transport {
-    PAGE.with(|page| InterceptedService::new(Inspect(page.clone()), PageMetadata))
+    PAGE.with(|page| InterceptedService::new(Gunzip(Inspect(page.clone())), PageMetadata))
 }
 
 /// Which transport the page tries first, kept in `localStorage`: the socket (the default) or
@@ -82,33 +81,33 @@ pub mod transport_setting {
     }
 }
 
-// Replies may come gzipped (the server offers it); the page decodes them, streams included.
+// Replies may come gzipped (the server offers it): `Gunzip` in the transport decodes them.
 pub fn greeter() -> GreeterClient<Transport> {
-    GreeterClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    GreeterClient::new(transport())
 }
 
 pub fn weather() -> WeatherServiceClient<Transport> {
-    WeatherServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    WeatherServiceClient::new(transport())
 }
 
 pub fn chat() -> ChatServiceClient<Transport> {
-    ChatServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    ChatServiceClient::new(transport())
 }
 
 pub fn files() -> FileServiceClient<Transport> {
-    FileServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    FileServiceClient::new(transport())
 }
 
 pub fn authors() -> AuthorServiceClient<Transport> {
-    AuthorServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    AuthorServiceClient::new(transport())
 }
 
 pub fn posts() -> PostServiceClient<Transport> {
-    PostServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    PostServiceClient::new(transport())
 }
 
 pub fn comments() -> CommentServiceClient<Transport> {
-    CommentServiceClient::new(transport()).accept_compressed(CompressionEncoding::Gzip)
+    CommentServiceClient::new(transport())
 }
 
 pub fn test_service() -> TestServiceClient<Transport> {
@@ -121,7 +120,7 @@ pub fn test_service_over(socket: bool) -> TestServiceClient<Transport> {
     PAGE.with(|page| {
         let own = grpc_ws::client::Fallback::new(page.socket().clone(), page.other().clone());
         own.set_socket_first(socket);
-        TestServiceClient::new(InterceptedService::new(Inspect(own), PageMetadata))
+        TestServiceClient::new(InterceptedService::new(Gunzip(Inspect(own)), PageMetadata))
     })
 }
 

@@ -5,6 +5,7 @@
 mod api;
 mod components;
 mod format;
+mod gunzip;
 mod inspector;
 mod inspector_panel;
 

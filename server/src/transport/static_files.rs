@@ -7,6 +7,10 @@
 //! script by hash, gRPC-Web calls to this origin), `nosniff`, no framing, no referrer.
 //! Files whose name carries a content hash (`app-1a2b…c3d4.js`) are cached for a year; the
 //! rest (`index.html`) are revalidated every time, so a new release is picked up at once.
+//!
+//! Release builds carry a brotli and a gzip copy of each file (`name.br`, `name.gz`, made by
+//! `tools/precompress.mjs` at build time): a browser that accepts one gets it as it is. A
+//! file without copies is compressed on the fly.
 
 use std::{convert::Infallible, path::Path};
 
@@ -44,13 +48,20 @@ type Files = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
 
 /// The web app's files, and its `index.html`: from `static_dir`, else those built in.
 fn files(static_dir: Option<&Path>) -> Option<(Files, String)> {
-    // Compressed on the fly for clients that accept it: the wasm shrinks to about 40 %.
+    // The build's compressed copies where there are some, else compressed on the fly for
+    // clients that accept it (the layer leaves answers that are encoded already alone).
     // Only here: gRPC does its own (per-message) compression.
     if let Some(dir) = static_dir {
         let index = std::fs::read_to_string(dir.join("index.html")).unwrap_or_default();
+        let index_file = ServeFile::new(dir.join("index.html"))
+            .precompressed_br()
+            .precompressed_gzip();
+        let files = ServeDir::new(dir)
+            .precompressed_br()
+            .precompressed_gzip()
+            .fallback(index_file);
         let service = ServiceExt::<Request>::map_response(
-            CompressionLayer::new()
-                .layer(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+            CompressionLayer::new().layer(files),
             IntoResponse::into_response,
         );
         return Some((Files::new(service), index));
@@ -60,7 +71,7 @@ fn files(static_dir: Option<&Path>) -> Option<(Files, String)> {
         let index = String::from_utf8_lossy(&index.data).into_owned();
         let service = ServiceExt::<Request>::map_response(
             CompressionLayer::new().layer(service_fn(|request: Request| async move {
-                Ok::<_, Infallible>(embedded(request.uri().path()))
+                Ok::<_, Infallible>(embedded(request.uri().path(), request.headers()))
             })),
             IntoResponse::into_response,
         );
@@ -69,21 +80,67 @@ fn files(static_dir: Option<&Path>) -> Option<(Files, String)> {
     None
 }
 
-/// A file built into the binary; unknown paths get `index.html`, as from a directory.
+/// A file built into the binary; unknown paths get `index.html`, as from a directory. Its
+/// brotli or gzip copy goes to a browser that accepts it.
 #[cfg(feature = "embed-frontend")]
-fn embedded(path: &str) -> Response {
-    let name = path.trim_start_matches('/');
-    let found = Embedded::get(name)
-        .filter(|_| !name.is_empty())
-        .or_else(|| Embedded::get("index.html"));
-    match found {
-        Some(file) => (
-            [(header::CONTENT_TYPE, file.metadata.mimetype().to_owned())],
-            file.data.into_owned(),
+fn embedded(path: &str, request: &http::HeaderMap) -> Response {
+    let requested = path.trim_start_matches('/');
+    let name = if !requested.is_empty() && Embedded::get(requested).is_some() {
+        requested
+    } else {
+        "index.html"
+    };
+    let Some(file) = Embedded::get(name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let content_type = file.metadata.mimetype().to_owned();
+    let copy = PRECOMPRESSED.iter().find_map(|&(coding, suffix)| {
+        accepts(request, coding)
+            .then(|| Embedded::get(&format!("{name}{suffix}")))
+            .flatten()
+            .map(|copy| (coding, copy))
+    });
+    match copy {
+        Some((coding, copy)) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_ENCODING, coding.to_owned()),
+            ],
+            copy.data.into_owned(),
         )
             .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+        None => ([(header::CONTENT_TYPE, content_type)], file.data.into_owned()).into_response(),
     }
+}
+
+/// The build's compressed copies, best first: (content coding, file name suffix).
+#[cfg(any(feature = "embed-frontend", test))]
+const PRECOMPRESSED: [(&str, &str); 2] = [("br", ".br"), ("gzip", ".gz")];
+
+/// Whether `Accept-Encoding` allows `coding` (RFC 9110 12.5.3: named with a non-zero
+/// weight, or covered by `*`). Written by hand for the built-in files: tower-http's parser
+/// (which `ServeDir` uses for a directory) is private.
+#[cfg(any(feature = "embed-frontend", test))]
+fn accepts(request: &http::HeaderMap, coding: &str) -> bool {
+    let mut wildcard = false;
+    for item in request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+    {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let weight = parts
+            .find_map(|part| part.trim().strip_prefix("q="))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
+        let allowed = weight.is_some_and(|q| q > 0.0);
+        if name.eq_ignore_ascii_case(coding) {
+            return allowed;
+        }
+        wildcard |= name == "*" && allowed;
+    }
+    wildcard
 }
 
 pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
@@ -124,6 +181,8 @@ pub(crate) fn fallback(static_dir: Option<&Path>) -> MethodRouter {
                         "no-cache"
                     };
                     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+                    // One path, several encodings: caches must key on what was accepted.
+                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                     response
                 }
                 _ => (
@@ -218,6 +277,26 @@ mod tests {
         );
         assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("frame-ancestors 'none'"));
         assert!(!policy.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        let accepts = |value: &str, coding: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().expect("header value"));
+            super::accepts(&headers, coding)
+        };
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("gzip, deflate, br, zstd", "gzip"));
+        assert!(!accepts("gzip, deflate", "br"));
+        assert!(!accepts("br;q=0, gzip", "br"), "refused by weight 0");
+        assert!(accepts("br;q=0, gzip", "gzip"));
+        assert!(accepts("BR; q=0.5", "br"), "names are case-insensitive");
+        assert!(accepts("*", "br") && !accepts("*;q=0", "gzip"));
+        assert!(!accepts("gzip;q=0, *", "gzip"), "a named coding beats the wildcard");
+        assert!(!accepts("br;q=nonsense", "br"), "an unreadable weight refuses");
+        assert!(!accepts("", "gzip"));
+        assert_eq!(PRECOMPRESSED[0].0, "br", "brotli first: the smaller copy");
     }
 
     #[test]

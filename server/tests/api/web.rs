@@ -285,3 +285,42 @@ async fn web_app_files_are_gzipped_for_browsers_that_accept_it() {
         wasm.len()
     );
 }
+
+#[tokio::test]
+async fn the_builds_compressed_copies_are_sent_as_they_are() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let wasm = "(module)".repeat(1000);
+    std::fs::write(dist.path().join("index.html"), "<!doctype html>").expect("write");
+    std::fs::write(dist.path().join("app_bg.wasm"), &wasm).expect("write");
+    // Not real compressed data: what is sent must be the file itself, not compressed anew.
+    std::fs::write(dist.path().join("app_bg.wasm.br"), "the brotli copy").expect("write");
+    std::fs::write(dist.path().join("app_bg.wasm.gz"), "the gzip copy").expect("write");
+    std::fs::write(dist.path().join("index.html.br"), "the page, brotli").expect("write");
+    let app = spawn_app_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
+    let get = |path: &str, accept: &str| {
+        Request::get(format!("{}{path}", app.url()))
+            .header(header::ACCEPT_ENCODING, accept)
+            .body(Full::default())
+            .expect("request")
+    };
+
+    let (status, headers, body) = exchange(get("/app_bg.wasm", "gzip, deflate, br, zstd")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    assert_eq!(body, "the brotli copy");
+
+    let (_, headers, body) = exchange(get("/app_bg.wasm", "br;q=0, gzip")).await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(body, "the gzip copy");
+
+    let (_, headers, body) = exchange(get("/app_bg.wasm", "identity")).await;
+    assert!(!headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(body, wasm.as_bytes());
+
+    // The page's fallback has its copies too, under any client-side route.
+    let (_, headers, body) = exchange(get("/weather", "br")).await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    assert_eq!(body, "the page, brotli");
+}
