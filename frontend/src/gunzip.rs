@@ -186,7 +186,11 @@ where
                     let rest = this.buffer.split().freeze();
                     return Poll::Ready(Some(Ok(http_body::Frame::data(rest))));
                 }
-                return Poll::Ready(this.trailers.take().map(|t| Ok(http_body::Frame::trailers(t))));
+                return Poll::Ready(
+                    this.trailers
+                        .take()
+                        .map(|t| Ok(http_body::Frame::trailers(t))),
+                );
             }
             match std::task::ready!(Pin::new(&mut this.inner).poll_frame(context)) {
                 Some(Ok(frame)) => match frame.into_data() {
@@ -207,7 +211,10 @@ where
 
     fn is_end_stream(&self) -> bool {
         if self.gzipped {
-            self.ended && self.buffer.is_empty() && self.decoding.is_none() && self.trailers.is_none()
+            self.ended
+                && self.buffer.is_empty()
+                && self.decoding.is_none()
+                && self.trailers.is_none()
         } else {
             self.inner.is_end_stream()
         }
@@ -239,8 +246,10 @@ async fn gunzip(compressed: Bytes) -> Result<Bytes, Status> {
     let decoded = blob
         .stream()
         .pipe_through(decoder.unchecked_ref::<web_sys::ReadableWritablePair>());
-    let reader: web_sys::ReadableStreamDefaultReader =
-        decoded.get_reader().dyn_into().map_err(failed)?;
+    let reader: web_sys::ReadableStreamDefaultReader = decoded
+        .get_reader()
+        .dyn_into()
+        .map_err(|object: js_sys::Object| failed(object.into()))?;
     let mut message = Vec::new();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
@@ -274,7 +283,10 @@ mod tests {
         let (compressed, message) = next_message(&mut buffer).expect("one").expect("fits");
         assert!(!compressed);
         assert_eq!(&message[..], b"hi");
-        assert!(next_message(&mut buffer).is_none(), "the second is not whole yet");
+        assert!(
+            next_message(&mut buffer).is_none(),
+            "the second is not whole yet"
+        );
         buffer.extend_from_slice(b"bc");
         let (compressed, message) = next_message(&mut buffer).expect("two").expect("fits");
         assert!(compressed);
@@ -282,7 +294,9 @@ mod tests {
         assert!(buffer.is_empty());
 
         let mut huge = BytesMut::from(&[1, 0xff, 0xff, 0xff, 0xff][..]);
-        let refused = next_message(&mut huge).expect("known").expect_err("too large");
+        let refused = next_message(&mut huge)
+            .expect("known")
+            .expect_err("too large");
         assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
     }
 
