@@ -51,7 +51,16 @@ export async function launchBare({ args = [] } = {}) {
     async close() {
       chrome.kill();
       await new Promise((resolve) => chrome.once('exit', resolve));
-      rmSync(profile, { recursive: true, force: true });
+      // Its helper processes may still be writing there for a moment after it exits.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          rmSync(profile, { recursive: true, force: true });
+          break;
+        } catch (error) {
+          if (attempt === 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
     },
   };
 }
