@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_web::GrpcWebLayer;
+use tower::util::MapRequestLayer;
 
 use crate::{
     blog::{AuthorService, CommentService, Loopback, Peer, PostService, comments},
@@ -31,12 +32,7 @@ use crate::{
     gateway::Gateway,
     greeter::{GreeterService, PredictService},
     interop,
-    layers::{
-        access_log,
-        auth::{self, Auth},
-        call_limits::{self, CallLimits},
-        call_time, content_type, cors, deadline, message_limits,
-    },
+    layers::{access_log, auth::Auth, call_limits::CallLimits, calls, cors},
     ops::{
         health::{self, Health},
         metrics::Metrics,
@@ -318,33 +314,22 @@ impl App {
                 interop::ROUTE,
                 interop::handler(shutdown.clone(), max_message),
             )
-            .layer(middleware::from_fn(message_limits::resource_exhausted))
-            // Inside gRPC-Web, so a deadline's trailers are framed for gRPC-Web clients too.
-            .layer(middleware::from_fn(deadline::enforce))
+            // Each call's steps (content type, access log and metrics, token, limits,
+            // time limits, deadline, message limits): in one middleware, `layers/calls.rs`.
             .layer(middleware::from_fn_with_state(
-                config.call_time(live_subscriptions()),
-                call_time::enforce,
+                Arc::new(calls::Steps {
+                    metrics: metrics.clone(),
+                    auth: Auth::new(config.auth_token.as_deref()),
+                    limits: call_limits.clone(),
+                    time: config.call_time(live_subscriptions()),
+                }),
+                calls::run,
             ))
-            .layer(middleware::from_fn_with_state(
-                call_limits.clone(),
-                call_limits::enforce,
-            ))
-            // Outside the limits, so a call refused for its token costs no one's budget.
-            .layer(middleware::from_fn_with_state(
-                Auth::new(config.auth_token.as_deref()),
-                auth::require_token,
-            ))
-            // Outside the deadline, so the log sees the status a deadline produces.
-            .layer(middleware::from_fn_with_state(
-                metrics.clone(),
-                access_log::log_call,
-            ))
-            // Not a gRPC request at all: 415, before it counts as a call.
-            .layer(middleware::from_fn(content_type::require_grpc))
             // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
-            // that is not gRPC-Web, which would break the static files.
+            // that is not gRPC-Web, which would break the static files. Outside the steps,
+            // so their statuses are framed for gRPC-Web clients too.
             .layer(GrpcWebLayer::new())
-            .layer(middleware::from_fn(access_log::mark_grpc_web));
+            .layer(MapRequestLayer::new(access_log::mark_grpc_web));
 
         // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
         // router (so through its layers); outside them itself, as it is not gRPC.

@@ -24,12 +24,17 @@ async fn main() -> ExitCode {
     // Logs go to stderr: stdout carries only the lines scripts read (address, URL). Written
     // by a thread of their own from a bounded queue: a call only formats its line, and a
     // stderr that cannot keep up (a full pipe, a slow terminal) drops lines, counted on
-    // /metrics, instead of blocking calls. The guard flushes the queue at exit.
+    // /metrics, instead of blocking calls. The guard flushes the queue at exit. The thread
+    // writes what has queued up in one go (it flushes each time the queue runs empty), not
+    // a system call per line.
     let (writer, _flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("log-writer")
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let dropped_log_lines = writer.error_counter();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log))

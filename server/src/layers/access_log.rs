@@ -19,8 +19,7 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
+    extract::{ConnectInfo, Request},
     response::Response,
 };
 use bytes::Bytes;
@@ -39,9 +38,9 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transport(pub &'static str);
 
-/// Middleware outside tonic-web (which turns gRPC-Web requests into plain gRPC ones): marks
+/// A request map outside tonic-web (which turns gRPC-Web requests into plain gRPC ones): marks
 /// gRPC-Web calls for the log.
-pub async fn mark_grpc_web(mut request: Request, next: Next) -> Response {
+pub fn mark_grpc_web(mut request: Request) -> Request {
     let is_grpc_web = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -49,15 +48,15 @@ pub async fn mark_grpc_web(mut request: Request, next: Next) -> Response {
     if is_grpc_web && request.extensions().get::<Transport>().is_none() {
         request.extensions_mut().insert(Transport("grpc-web"));
     }
-    next.run(request).await
+    request
 }
 
-/// Middleware (`axum::middleware::from_fn_with_state`): request id, span, the access log
+/// A step of every call (`layers::calls`): request id, span, the access log
 /// line, and the call's metrics.
 pub async fn log_call(
-    State(metrics): State<Metrics>,
+    metrics: &Metrics,
     mut request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let request_id = request
         .headers()
@@ -111,7 +110,7 @@ pub async fn log_call(
         code: None,
         call: Some(call),
     };
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = next(request).instrument(span).await;
     response.headers_mut().insert(REQUEST_ID, request_id);
 
     // A trailers-only response (errors, mostly) has its status in the headers already.

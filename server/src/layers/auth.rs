@@ -17,11 +17,7 @@
 
 use std::sync::Arc;
 
-use axum::{
-    extract::{Request, State},
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, response::Response};
 use http::header::AUTHORIZATION;
 use proto::{
     blog::v1::{author_service_server, comment_service_server, post_service_server},
@@ -94,15 +90,19 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     (scheme.eq_ignore_ascii_case(b"bearer ") && !token.is_empty()).then_some(token)
 }
 
-/// Middleware (`axum::middleware::from_fn_with_state`): refuses protected calls that lack
+/// A step of every call (`layers::calls`): refuses protected calls that lack
 /// the token, before they reach their handler.
-pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    auth: &Auth,
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let authorization = request
         .headers()
         .get(AUTHORIZATION)
         .map(|value| value.as_bytes());
     match auth.check(request.uri().path(), authorization) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => next(request).await,
         Err(error) => status_response(Status::from(error)),
     }
 }

@@ -23,8 +23,7 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
+    extract::{ConnectInfo, Request},
     response::Response,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
@@ -165,11 +164,11 @@ impl ChangeBudget {
     }
 }
 
-/// Middleware (`axum::middleware::from_fn_with_state`).
+/// A step of every call (`layers::calls`).
 pub async fn enforce(
-    State(limits): State<CallLimits>,
+    limits: &CallLimits,
     mut request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let client = request
         .extensions()
@@ -194,7 +193,7 @@ pub async fn enforce(
         )));
     };
     // The call keeps its slots until its response ends (streams included).
-    next.run(request)
+    next(request)
         .await
         .map(|body| body::holding(body, (permit, client_slot)))
 }

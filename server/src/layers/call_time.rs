@@ -21,12 +21,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{
-    body::Body,
-    extract::{Request, State},
-    middleware::Next,
-    response::Response,
-};
+use axum::{body::Body, extract::Request, response::Response};
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::time::Instant;
@@ -46,10 +41,14 @@ pub struct CallTime {
     pub live: Arc<HashSet<String>>,
 }
 
-/// Middleware (`axum::middleware::from_fn_with_state`).
-pub async fn enforce(State(limits): State<CallTime>, request: Request, next: Next) -> Response {
+/// A step of every call (`layers::calls`).
+pub async fn enforce(
+    limits: &CallTime,
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if limits.live.contains(request.uri().path()) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let started = Instant::now();
     let progress = Arc::new(Progress {
@@ -69,7 +68,7 @@ pub async fn enforce(State(limits): State<CallTime>, request: Request, next: Nex
         })
     });
     let first = started + limits.request_idle.min(limits.max_duration);
-    let run = next.run(request);
+    let run = next(request);
     tokio::pin!(run);
     // Until the handler answers (a unary call waits for its whole request first).
     let mut at = first;

@@ -6,19 +6,21 @@
 
 use axum::{
     extract::Request,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, StatusCode, header};
 
-/// Middleware (`axum::middleware::from_fn`).
-pub async fn require_grpc(request: Request, next: Next) -> Response {
+/// A step of every call (`layers::calls`).
+pub async fn require_grpc(
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if request
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(is_grpc)
     {
-        next.run(request).await
+        next(request).await
     } else {
         (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{body::Body, extract::Request, middleware::Next, response::Response};
+use axum::{body::Body, extract::Request, response::Response};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::Frame;
@@ -34,19 +34,22 @@ impl Deadline {
     }
 }
 
-/// Middleware (`axum::middleware::from_fn`) that applies the request's `grpc-timeout`.
-pub async fn enforce(mut request: Request, next: Next) -> Response {
+/// A step of every call (`layers::calls`) that applies the request's `grpc-timeout`.
+pub async fn enforce(
+    mut request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let Some(timeout) = request
         .headers()
         .get(GRPC_TIMEOUT)
         .and_then(|value| parse_grpc_timeout(value.to_str().ok()?))
     else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let deadline = Instant::now() + timeout;
     request.extensions_mut().insert(Deadline(deadline));
     let exceeded = || Status::deadline_exceeded("deadline exceeded");
-    match tokio::time::timeout_at(deadline, next.run(request)).await {
+    match tokio::time::timeout_at(deadline, next(request)).await {
         Ok(response) => {
             response.map(|body| Cutoff::body(body, deadline, move || Check::Now(exceeded())))
         }

@@ -9,7 +9,7 @@
 //! send real oversized messages through tonic both ways: if a tonic upgrade rewords the
 //! message, they fail with OUT_OF_RANGE instead of passing quietly.
 
-use axum::{extract::Request, middleware::Next, response::Response};
+use axum::{extract::Request, response::Response};
 use http::{HeaderMap, HeaderValue};
 
 use super::body;
@@ -22,9 +22,12 @@ const TONIC_TOO_LARGE: [&str; 2] = [
     "Error, encoded message length too large",
 ];
 
-/// Middleware (`axum::middleware::from_fn`).
-pub async fn resource_exhausted(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// A step of every call (`layers::calls`).
+pub async fn resource_exhausted(
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
+    let mut response = next(request).await;
     rewrite(response.headers_mut());
     response.map(|body| {
         body::on_frame(body, |frame| {

@@ -109,7 +109,11 @@ fn embedded(path: &str, request: &http::HeaderMap) -> Response {
             copy.data.into_owned(),
         )
             .into_response(),
-        None => ([(header::CONTENT_TYPE, content_type)], file.data.into_owned()).into_response(),
+        None => (
+            [(header::CONTENT_TYPE, content_type)],
+            file.data.into_owned(),
+        )
+            .into_response(),
     }
 }
 
@@ -283,7 +287,10 @@ mod tests {
     fn accept_encoding_is_read_with_its_weights() {
         let accepts = |value: &str, coding: &str| {
             let mut headers = http::HeaderMap::new();
-            headers.insert(header::ACCEPT_ENCODING, value.parse().expect("header value"));
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                value.parse().expect("header value"),
+            );
             super::accepts(&headers, coding)
         };
         assert!(accepts("gzip, deflate, br, zstd", "br"));
@@ -293,8 +300,14 @@ mod tests {
         assert!(accepts("br;q=0, gzip", "gzip"));
         assert!(accepts("BR; q=0.5", "br"), "names are case-insensitive");
         assert!(accepts("*", "br") && !accepts("*;q=0", "gzip"));
-        assert!(!accepts("gzip;q=0, *", "gzip"), "a named coding beats the wildcard");
-        assert!(!accepts("br;q=nonsense", "br"), "an unreadable weight refuses");
+        assert!(
+            !accepts("gzip;q=0, *", "gzip"),
+            "a named coding beats the wildcard"
+        );
+        assert!(
+            !accepts("br;q=nonsense", "br"),
+            "an unreadable weight refuses"
+        );
         assert!(!accepts("", "gzip"));
         assert_eq!(PRECOMPRESSED[0].0, "br", "brotli first: the smaller copy");
     }
