@@ -164,7 +164,7 @@ where
             if let Some(decoding) = this.decoding.as_mut() {
                 let decoded = std::task::ready!(decoding.as_mut().poll(context));
                 this.decoding = None;
-                return Poll::Ready(Some(decoded.map(|message| http_body::Frame::data(message))));
+                return Poll::Ready(Some(decoded.map(http_body::Frame::data)));
             }
             match next_message(&mut this.buffer) {
                 Some(Err(status)) => return Poll::Ready(Some(Err(status))),

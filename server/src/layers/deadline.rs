@@ -186,7 +186,11 @@ mod tests {
                     "done"
                 }),
             )
-            .layer(middleware::from_fn(enforce))
+            .layer(middleware::from_fn(
+                |request: Request, next: middleware::Next| {
+                    enforce(request, async |request| next.run(request).await)
+                },
+            ))
     }
 
     fn request(timeout: Option<&str>) -> Request {
