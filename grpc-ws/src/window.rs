@@ -1,17 +1,21 @@
-//! A stream's send window: permits are DATA bytes the peer will accept. A sender takes what
-//! is there (at least one byte, waiting for it), up to what it has to send, so a window
-//! left smaller than a frame is still used rather than waited past.
+//! A stream's send window: permits are DATA bytes the peer will accept. A sender waits
+//! until the whole frame it wants to send fits, rather than sending what little is there.
+//!
+//! Taking whatever was available fragmented the window for good ("silly window syndrome",
+//! RFC 1122 §4.2.3.3): a frame cut short by the window came back as two grants, each then
+//! spent as its own frame, so over a long stream of large messages the frames got ever
+//! smaller and more numerous (the page's 100 MiB client stream ran at 4 MiB/s, its main
+//! thread busy sending and receiving tiny frames). Waiting for a whole frame cannot stall: a
+//! frame is at most a quarter of the window, and the peer returns everything it reads.
 
 use tokio::sync::Semaphore;
 
-/// Waits for window, takes up to `want` bytes of it; `None` when the stream is gone.
-pub async fn take(window: &Semaphore, want: u32) -> Option<u32> {
-    window.acquire().await.ok()?.forget();
-    let more = (want.saturating_sub(1) as usize).min(window.available_permits()) as u32;
-    if more > 0 {
-        window.try_acquire_many(more).ok()?.forget();
-    }
-    Some(1 + more)
+/// Waits until `want` bytes of window are there (at most `limit`, the whole window) and
+/// takes them; `None` when the stream is gone.
+pub async fn take(window: &Semaphore, want: u32, limit: u32) -> Option<u32> {
+    let want = want.clamp(1, limit);
+    window.acquire_many(want).await.ok()?.forget();
+    Some(want)
 }
 
 /// Gives back `increment` bytes of window, never holding more than `limit`.
@@ -25,17 +29,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn takes_what_is_there_and_never_holds_more_than_the_limit() {
+    async fn a_frame_waits_for_its_whole_size_and_the_window_never_holds_more_than_the_limit() {
         let window = Semaphore::new(10);
-        assert_eq!(take(&window, 4).await, Some(4));
-        assert_eq!(
-            take(&window, 16).await,
-            Some(6),
-            "the rest, not a wait for 16"
+        assert_eq!(take(&window, 4, 10).await, Some(4));
+        let mut rest = Box::pin(take(&window, 8, 10));
+        assert!(
+            futures_util::FutureExt::now_or_never(rest.as_mut()).is_none(),
+            "6 bytes left: the 8-byte frame waits instead of going out as 6 + 2"
         );
+        grant(&window, 4, 10);
+        assert_eq!(rest.await, Some(8));
         grant(&window, 100, 10);
         assert_eq!(window.available_permits(), 10, "capped at the limit");
+        assert_eq!(
+            take(&window, 64, 10).await,
+            Some(10),
+            "a frame larger than the window waits for the whole window, no more"
+        );
         window.close();
-        assert_eq!(take(&window, 1).await, None);
+        assert_eq!(take(&window, 1, 10).await, None);
     }
 }

@@ -492,7 +492,7 @@ async fn send_body(
         };
         while !data.is_empty() {
             let want = data.len().min(MAX_DATA_FRAME) as u32;
-            let Some(granted) = crate::window::take(&window, want).await else {
+            let Some(granted) = crate::window::take(&window, want, INITIAL_WINDOW).await else {
                 return;
             };
             if out

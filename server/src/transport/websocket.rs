@@ -455,7 +455,8 @@ async fn answer(
             Ok(mut data) => {
                 while !data.is_empty() {
                     let want = data.len().min(MAX_DATA_FRAME) as u32;
-                    let Some(granted) = grpc_ws::window::take(window, want).await else {
+                    let Some(granted) = grpc_ws::window::take(window, want, INITIAL_WINDOW).await
+                    else {
                         return;
                     };
                     out.send(Frame {

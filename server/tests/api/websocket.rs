@@ -297,10 +297,11 @@ async fn a_reader_that_returns_no_window_stops_the_sender() {
             received += data.len();
         }
     }
-    assert_eq!(
-        received,
-        grpc_ws::INITIAL_WINDOW as usize,
-        "exactly one window, then the server waits"
+    // A frame waits until it fits whole (grpc_ws::window), so the last one may be held back.
+    let window = grpc_ws::INITIAL_WINDOW as usize;
+    assert!(
+        received <= window && received > window - 16 * 1024,
+        "one window (less at most a frame), then the server waits: {received} bytes"
     );
     // Window back: the rest comes, then the trailers.
     let mut trailers = None;
