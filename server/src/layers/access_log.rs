@@ -23,7 +23,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, uri::PathAndQuery};
 use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -66,7 +66,13 @@ pub async fn log_call(
         .unwrap_or_else(new_request_id);
     request.headers_mut().insert(REQUEST_ID, request_id.clone());
 
-    let method = request.uri().path().to_owned();
+    // Shared with the request (reference-counted bytes), not copied: a call's log and
+    // metrics cost as little as they can (issue 14).
+    let method = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let request_bytes = Arc::new(AtomicU64::new(0));
     let request = request.map(|body| {
         let bytes = Arc::clone(&request_bytes);
@@ -77,7 +83,7 @@ pub async fn log_call(
         })
     });
     let call = Call {
-        gauge: metrics.started(&method),
+        gauge: metrics.started(method.path()),
         request_bytes,
         response_bytes: 0,
         method,
@@ -85,7 +91,7 @@ pub async fn log_call(
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0),
-        request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        request_id: request_id.clone(),
         timeout_ms: request
             .headers()
             .get("grpc-timeout")
@@ -94,16 +100,19 @@ pub async fn log_call(
         // gRPC-Web clients name themselves in `x-user-agent` (a page cannot set the other).
         agent: ["x-user-agent", "user-agent"]
             .iter()
-            .find_map(|name| request.headers().get(*name)?.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
+            .find_map(|name| request.headers().get(*name))
+            .cloned(),
         transport: request
             .extensions()
             .get::<Transport>()
             .map_or("grpc", |transport| transport.0),
         started: Instant::now(),
     };
-    let span = tracing::info_span!("call", request_id = %call.request_id, method = %call.method);
+    let span = tracing::info_span!(
+        "call",
+        request_id = %text(&call.request_id),
+        method = %call.method.path()
+    );
     // Made before the handler runs: a call dropped before it answers (a client stream
     // cancelled mid-way) is logged too, as CANCELLED.
     let mut ending = Ending {
@@ -128,6 +137,12 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
 }
 
+/// A header's text for the log (request ids are checked to be printable ASCII; an agent
+/// that is not text logs as empty).
+fn text(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or_default()
+}
+
 fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
     let code: i32 = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
     Some(tonic::Code::from_i32(code))
@@ -139,12 +154,12 @@ struct Call {
     gauge: CallGauge,
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
-    method: String,
+    method: PathAndQuery,
     peer: Option<SocketAddr>,
-    request_id: String,
+    request_id: HeaderValue,
     /// The deadline the call came with (`grpc-timeout`), if any.
     timeout_ms: Option<u64>,
-    agent: String,
+    agent: Option<HeaderValue>,
     transport: &'static str,
     started: Instant,
 }
@@ -153,7 +168,6 @@ impl Call {
     fn log(self, code: Option<tonic::Code>) {
         // No status at all: the client left (or the connection broke) before the end.
         let code = code.map_or("CANCELLED", proto::status::code_name);
-        let peer = self.peer.map(|peer| peer.to_string()).unwrap_or_default();
         let seconds = self.started.elapsed().as_secs_f64();
         self.gauge.finished(
             code,
@@ -163,12 +177,12 @@ impl Call {
         );
         tracing::info!(
             target: "access",
-            method = %self.method,
+            method = %self.method.path(),
             code = %code,
             duration_ms = seconds * 1000.0,
-            %peer,
-            request_id = %self.request_id,
-            agent = %self.agent,
+            peer = self.peer.map(tracing::field::display),
+            request_id = %text(&self.request_id),
+            agent = %self.agent.as_ref().map_or("", text),
             timeout_ms = self.timeout_ms,
             transport = %self.transport,
             "call"
