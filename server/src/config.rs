@@ -45,6 +45,13 @@ pub struct Config {
     #[arg(long, env = "RUST_LOG", default_value = "info", value_parser = parse_log_filter)]
     pub log: String,
 
+    /// Where to send traces, over OTLP/gRPC, e.g. `http://127.0.0.1:4317` (an OpenTelemetry
+    /// collector). Each call is a span, the child of the caller's W3C `traceparent`. Without
+    /// it nothing is exported: a caller's `traceparent` is still passed on between services
+    /// and its trace id logged.
+    #[arg(long, env = "SERVER_OTLP_ENDPOINT", value_parser = flags::http_url)]
+    pub otlp_endpoint: Option<String>,
+
     /// Log lines for people (`human`) or one JSON object a line for log collectors
     /// (`json`), each with its call's span (method, request id).
     #[arg(long, env = "SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]

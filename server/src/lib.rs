@@ -4,7 +4,7 @@
 //! Where things live: one folder per product area, each with its domain code beside its gRPC
 //! handler (`chat/`, `files/`, `greeter/`, `interop/`, `weather/`); the middleware around
 //! every call in `layers/`; connections, TLS and the web app's files in `transport/`;
-//! health, reflection, metrics, discovery and shutdown in `ops/`; `app.rs` wires them.
+//! health, reflection, metrics, discovery, shutdown and traces in `ops/`; `app.rs` wires them.
 
 mod app;
 mod blog;
@@ -24,5 +24,5 @@ pub mod weather;
 
 pub use app::{App, BuildError};
 pub use config::Config;
-pub use ops::shutdown::signal as shutdown_signal;
+pub use ops::{shutdown::signal as shutdown_signal, traces};
 pub use transport::{static_files::has_embedded_frontend, tls::dev_certificate};

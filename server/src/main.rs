@@ -10,13 +10,16 @@ use std::{
 };
 
 use clap::Parser;
-use server::{App, Config, config::LogFormat};
+use server::{App, Config, config::LogFormat, traces};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 
 /// Log lines queued for stderr at most (about 4 MiB of access lines); past it they are
 /// dropped and counted.
 const LOG_QUEUE_LINES: usize = 16 * 1024;
+
+/// The calls' spans (`layers::access_log`), enabled when they are exported.
+const CALL_SPANS: &str = "server::layers::access_log=info";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,16 +39,52 @@ async fn main() -> ExitCode {
             std::io::stderr(),
         ));
     let dropped_log_lines = writer.error_counter();
+    // With --otlp-endpoint, each call's span is exported too: its target is enabled at
+    // `info` whatever the log filter says, and the spans go to a layer of their own.
+    // Without, that layer is `None` and costs nothing (the filter alone decides).
+    let exporter = match config
+        .otlp_endpoint
+        .as_deref()
+        .map(traces::Exporter::install)
+    {
+        None => None,
+        Some(Ok(exporter)) => Some(exporter),
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut filter = EnvFilter::new(&config.log);
+    if exporter.is_some() {
+        filter = filter.add_directive(CALL_SPANS.parse().expect("a valid directive"));
+    }
     let logs = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(&config.log))
+        .with_env_filter(filter)
         .with_writer(writer);
     match config.log_format {
-        LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Human => logs
+            .with_ansi(std::io::stderr().is_terminal())
+            .finish()
+            .with(
+                exporter
+                    .as_ref()
+                    .map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
+            )
+            .init(),
         LogFormat::Json => logs
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .finish()
+            .with(
+                exporter
+                    .as_ref()
+                    .map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
+            )
             .init(),
+    }
+    if let Some(endpoint) = &config.otlp_endpoint {
+        tracing::info!(%endpoint, "exporting traces over OTLP");
     }
 
     let embedded = server::has_embedded_frontend();
@@ -80,6 +119,8 @@ async fn main() -> ExitCode {
         match TcpListener::bind(address).await {
             Ok(listener) => {
                 let metrics = app.metrics_router();
+                // The bound address: with port 0, the one the system chose.
+                let address = listener.local_addr().unwrap_or(address);
                 tracing::info!(%address, "metrics at /metrics");
                 tokio::spawn(async move { axum::serve(listener, metrics).await });
             }
@@ -114,7 +155,12 @@ async fn main() -> ExitCode {
         Err(error) => tracing::warn!(%error, "cannot read the bound address"),
     }
 
-    match app.serve(listener, server::shutdown_signal()).await {
+    let served = app.serve(listener, server::shutdown_signal()).await;
+    if let Some(exporter) = exporter {
+        // The last spans, queued when the calls ended.
+        exporter.shutdown();
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -119,6 +119,16 @@ async fn start(
     args: &[&str],
     stderr: Stdio,
 ) -> (tokio::process::Child, String) {
+    start_with_env(data, args, &[], stderr).await
+}
+
+/// [`start`], with environment variables `env` set for the server.
+async fn start_with_env(
+    data: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (tokio::process::Child, String) {
     let log = if args.contains(&"--log") {
         &[][..]
     } else {
@@ -132,6 +142,7 @@ async fn start(
         .args(args)
         // Not the developer's environment: only what this test sets.
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .kill_on_drop(true)
@@ -673,4 +684,268 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
         down.message()
     );
     comments_server.kill().await.expect("killed");
+}
+
+/// Traces across services: the blog split over two servers, both exporting to an OTLP
+/// collector (a real OTLP/gRPC trace service, run by the test). A comment added on the
+/// second with the caller's `traceparent` makes one trace: the comment call's span is the
+/// caller's child, the post check it makes on the first server is that span's child, each
+/// exported by its own server, and the first server's access log names the trace.
+#[tokio::test]
+async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector() {
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::trace_service_server::TraceServiceServer, trace::v1::Span,
+    };
+    use proto::blog::v1::{
+        AddCommentRequest, Author, Comment, CreateAuthorRequest, CreatePostRequest, Post,
+        PublishPostRequest, author_service_client::AuthorServiceClient,
+        comment_service_client::CommentServiceClient, post_service_client::PostServiceClient,
+    };
+    use tonic::{Request, transport::Channel};
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+    let (collector, mut spans) = Collector::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let collector_url = format!("http://{}", listener.local_addr().expect("address"));
+    let collecting = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+
+    let cluster = testkit::postgres::Postgres::start();
+    let url = cluster.database();
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    // Batches sent every 100 ms instead of every 5 s.
+    let exporting = |name: &'static str| {
+        [
+            ("OTEL_SERVICE_NAME", name),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ]
+    };
+    let (mut posts_server, posts_address) = start_with_env(
+        data_a.path(),
+        &[
+            "--database-url",
+            &url,
+            "--services",
+            "authors,posts",
+            "--otlp-endpoint",
+            &collector_url,
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+        ],
+        &exporting("blog-posts"),
+        Stdio::piped(),
+    )
+    .await;
+    let peer = format!("http://{posts_address}");
+    let (mut comments_server, comments_address) = start_with_env(
+        data_b.path(),
+        &[
+            "--database-url",
+            &url,
+            "--services",
+            "comments",
+            "--blog-peer",
+            &peer,
+            "--otlp-endpoint",
+            &collector_url,
+        ],
+        &exporting("blog-comments"),
+        Stdio::null(),
+    )
+    .await;
+    let connect = |address: &str| {
+        Channel::from_shared(format!("http://{address}"))
+            .expect("uri")
+            .connect_lazy()
+    };
+    let on_posts = connect(&posts_address);
+    let author = AuthorServiceClient::new(on_posts.clone())
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                display_name: "Ada".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("author")
+        .into_inner();
+    let mut posts = PostServiceClient::new(on_posts);
+    let draft = posts
+        .create_post(CreatePostRequest {
+            post: Some(Post {
+                author_id: author.id,
+                title: "Traced".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("post")
+        .into_inner();
+    let post = posts
+        .publish_post(PublishPostRequest {
+            id: draft.id.clone(),
+            etag: draft.etag,
+        })
+        .await
+        .expect("publish")
+        .into_inner();
+
+    let mut request = Request::new(AddCommentRequest {
+        post_id: post.id.clone(),
+        comment: Some(Comment {
+            author: "Grace".into(),
+            text: "traced".into(),
+            ..Default::default()
+        }),
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE}-{CALLER_SPAN}-01")
+            .parse()
+            .expect("ascii"),
+    );
+    CommentServiceClient::new(connect(&comments_address))
+        .add_comment(request)
+        .await
+        .expect("added");
+
+    // The trace's spans, as the two servers export them.
+    let mut traced: Vec<(String, Span)> = Vec::new();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let find = |traced: &[(String, Span)], service: &str, name: &str| {
+        traced
+            .iter()
+            .find(|(from, span)| from == service && span.name == name)
+            .map(|(_, span)| span.clone())
+    };
+    let (comment_span, check_span) = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (service, span) = spans.recv().await.expect("the collector runs");
+            if hex(&span.trace_id) == TRACE {
+                traced.push((service, span));
+            }
+            if let (Some(comment), Some(check)) = (
+                find(
+                    &traced,
+                    "blog-comments",
+                    "blog.v1.CommentService/AddComment",
+                ),
+                find(&traced, "blog-posts", "blog.v1.PostService/GetPost"),
+            ) {
+                return (comment, check);
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not both spans of the trace in time: {traced:?}"));
+    assert_eq!(
+        hex(&comment_span.parent_span_id),
+        CALLER_SPAN,
+        "the caller's child"
+    );
+    assert_eq!(
+        check_span.parent_span_id, comment_span.span_id,
+        "the post check is the comment call's child, across the two servers"
+    );
+    // SPAN_KIND_SERVER, and the gRPC code as the span's attribute.
+    assert_eq!(comment_span.kind, 2);
+    let code = comment_span
+        .attributes
+        .iter()
+        .find(|attribute| attribute.key == "rpc.grpc.status_code")
+        .and_then(|attribute| attribute.value.clone())
+        .and_then(|value| value.value);
+    assert_eq!(
+        code,
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(0)),
+        "{comment_span:?}"
+    );
+
+    let mut stderr = BufReader::new(posts_server.stderr.take().expect("stderr")).lines();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = stderr.next_line().await.expect("readable") {
+            let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            if entry["target"] == "access"
+                && entry["fields"]["method"] == "/blog.v1.PostService/GetPost"
+            {
+                assert_eq!(entry["fields"]["trace_id"], TRACE, "{line}");
+                return;
+            }
+        }
+        panic!("no GetPost in the post server's access log");
+    })
+    .await
+    .expect("in time");
+
+    posts_server.kill().await.expect("killed");
+    comments_server.kill().await.expect("killed");
+    collecting.abort();
+}
+
+/// An OTLP/gRPC trace collector: every span it is sent, with the service that sent it.
+#[derive(Debug)]
+struct Collector {
+    spans:
+        tokio::sync::mpsc::UnboundedSender<(String, opentelemetry_proto::tonic::trace::v1::Span)>,
+}
+
+impl Collector {
+    fn new() -> (
+        Self,
+        tokio::sync::mpsc::UnboundedReceiver<(String, opentelemetry_proto::tonic::trace::v1::Span)>,
+    ) {
+        let (spans, received) = tokio::sync::mpsc::unbounded_channel();
+        (Self { spans }, received)
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Collector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        for resource_spans in request.into_inner().resource_spans {
+            let service = resource_spans
+                .resource
+                .iter()
+                .flat_map(|resource| &resource.attributes)
+                .find(|attribute| attribute.key == "service.name")
+                .and_then(|attribute| attribute.value.as_ref()?.value.as_ref())
+                .map(|value| match value {
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(name) => {
+                        name.clone()
+                    }
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    let _ = self.spans.send((service.clone(), span));
+                }
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
 }

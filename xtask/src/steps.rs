@@ -111,6 +111,9 @@ pub fn test() -> Result<(), String> {
                 .env("SERVER_BIN", &server)
                 .env("CLIENT_BIN", server.with_file_name("client"))
                 .env("DIST_DIR", &dist)
+                // The Kubernetes manifests' test validates them with this venv's
+                // kubernetes-validate.
+                .env("PYTHON", &tools.python)
                 .current_dir(&tools.root),
         )
     });

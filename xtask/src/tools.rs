@@ -197,6 +197,11 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("etcd-server", "/usr/bin/etcd"),
     // The store's tests make throw-away clusters (testkit/src/postgres.rs); Debian 12's is 15.
     ("postgresql", "/usr/lib/postgresql/15/bin/initdb"),
+    // The dashboard's test scrapes the server with a Prometheus of its own.
+    ("prometheus", "/usr/bin/prometheus"),
+    // The Kubernetes manifests' test renders them with `kubectl kustomize` (any kubectl
+    // already installed will do).
+    ("kubernetes-client", "/usr/bin/kubectl"),
 ];
 
 fn ensure_debian_packages() -> Result<(), String> {
@@ -235,19 +240,21 @@ fn ensure_debian_packages() -> Result<(), String> {
 
 fn ensure_python(root: &Path, python: &Path) -> Result<(), String> {
     let probe = Command::new(python)
-        .args(["-c", "import grpc, grpc_tools"])
+        .args(["-c", "import grpc, grpc_tools, kubernetes_validate"])
         .stderr(Stdio::null())
         .status();
     if probe.is_ok_and(|status| status.success()) {
-        say("Python grpcio and grpcio-tools: installed");
+        say("Python grpcio, grpcio-tools and kubernetes-validate: installed");
         return Ok(());
     }
-    say("installing Python grpcio and grpcio-tools into a venv under target/");
+    say("installing Python grpcio, grpcio-tools and kubernetes-validate into a venv under target/");
     let venv = python
         .parent()
         .and_then(Path::parent)
         .ok_or("bad venv path")?;
-    run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    if !python.is_file() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    }
     run(Command::new(python)
         .args([
             "-m",
@@ -257,5 +264,7 @@ fn ensure_python(root: &Path, python: &Path) -> Result<(), String> {
             "--disable-pip-version-check",
             "-r",
         ])
-        .arg(root.join("tests/seeds/requirements.txt")))
+        .arg(root.join("tests/seeds/requirements.txt"))
+        .arg("-r")
+        .arg(root.join("deploy/k8s/requirements.txt")))
 }

@@ -3,8 +3,8 @@
 //! [`Peer::Local`], the server's own gRPC router used as a client transport, so a call
 //! between services passes the same layers as one from outside (deadline, auth, access log,
 //! metrics). A server that runs only some of them (`--services`) reaches the others at
-//! `--blog-peer` over HTTP/2 ([`Peer::Remote`]). Either way the caller's request id, token
-//! and remaining deadline go along ([`forward`]), and a callee's error comes back with its
+//! `--blog-peer` over HTTP/2 ([`Peer::Remote`]). Either way the caller's request id, token,
+//! trace and remaining deadline go along ([`forward`]), and a callee's error comes back with its
 //! own code, naming the service ([`from_callee`]).
 
 pub mod authors;
@@ -109,8 +109,8 @@ impl Service<http::Request<tonic::body::Body>> for Peer {
     }
 }
 
-/// A request to another service on behalf of `incoming`: its request id, token, client
-/// address and deadline go along, so the callee sees the same call.
+/// A request to another service on behalf of `incoming`: its request id, token, trace
+/// (`traceparent`), client address and deadline go along, so the callee sees the same call.
 pub fn forward<T, U>(incoming: &tonic::Request<T>, message: U) -> tonic::Request<U> {
     let mut outgoing = tonic::Request::new(message);
     for name in ["x-request-id", "authorization"] {
@@ -118,6 +118,7 @@ pub fn forward<T, U>(incoming: &tonic::Request<T>, message: U) -> tonic::Request
             outgoing.metadata_mut().insert(name, value.clone());
         }
     }
+    crate::ops::traces::forward(incoming.metadata(), outgoing.metadata_mut());
     // What is left of the caller's deadline (the deadline layer noted it), not its whole
     // budget again.
     if let Some(deadline) = incoming.extensions().get::<Deadline>() {

@@ -4,7 +4,8 @@
 //! UUID otherwise. Handlers see it in the request metadata, the client gets it back in the
 //! response headers, and it tags the call's tracing span. When the call ends (its trailers
 //! are sent, or the client goes away) one line is logged: method, gRPC code, duration, peer,
-//! request id, the deadline it came with (`timeout_ms`), user agent.
+//! request id, the deadline it came with (`timeout_ms`), user agent, and the trace it is
+//! part of (`trace_id`, from `traceparent`: `ops::traces`).
 //!
 //! The call's metrics are recorded here too, from the same observations: both need the
 //! method, the final code, the duration and the bytes each way, and taking them once per
@@ -29,7 +30,10 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::body;
-use crate::ops::metrics::{CallGauge, Metrics};
+use crate::ops::{
+    metrics::{CallGauge, Metrics},
+    traces,
+};
 
 pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -82,7 +86,7 @@ pub async fn log_call(
             }
         })
     });
-    let call = Call {
+    let mut call = Call {
         gauge: metrics.started(method.path()),
         request_bytes,
         response_bytes: 0,
@@ -107,12 +111,35 @@ pub async fn log_call(
             .get::<Transport>()
             .map_or("grpc", |transport| transport.0),
         started: Instant::now(),
+        trace_id: None,
+        span: None,
     };
-    let span = tracing::info_span!(
-        "call",
-        request_id = %text(&call.request_id),
-        method = %call.method.path()
-    );
+    // With traces exported, the span names itself as OpenTelemetry expects (`otel.*`,
+    // `rpc.*`), lives until the call ends, and carries its code; without, it stays the two
+    // fields the log lines show.
+    let span = if traces::exporting() {
+        let path = call.method.path();
+        tracing::info_span!(
+            "call",
+            request_id = %text(&call.request_id),
+            method = %path,
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.grpc.status_code = tracing::field::Empty,
+        )
+    } else {
+        tracing::info_span!(
+            "call",
+            request_id = %text(&call.request_id),
+            method = %call.method.path()
+        )
+    };
+    call.trace_id = traces::adopt(&span, request.headers());
+    if traces::exporting() {
+        call.span = Some(span.clone());
+    }
     // Made before the handler runs: a call dropped before it answers (a client stream
     // cancelled mid-way) is logged too, as CANCELLED.
     let mut ending = Ending {
@@ -162,11 +189,16 @@ struct Call {
     agent: Option<HeaderValue>,
     transport: &'static str,
     started: Instant,
+    /// The trace the call is part of (`ops::traces`), if any.
+    trace_id: Option<String>,
+    /// The call's span, held to its end when spans are exported.
+    span: Option<tracing::Span>,
 }
 
 impl Call {
     fn log(self, code: Option<tonic::Code>) {
         // No status at all: the client left (or the connection broke) before the end.
+        let code_number = code.map_or(tonic::Code::Cancelled as i32, |code| code as i32);
         let code = code.map_or("CANCELLED", proto::status::code_name);
         let seconds = self.started.elapsed().as_secs_f64();
         self.gauge.finished(
@@ -185,8 +217,15 @@ impl Call {
             agent = %self.agent.as_ref().map_or("", text),
             timeout_ms = self.timeout_ms,
             transport = %self.transport,
+            trace_id = self.trace_id.as_deref(),
             "call"
         );
+        if let Some(span) = self.span {
+            span.record("rpc.grpc.status_code", code_number);
+            if code_number != 0 {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Operations: health and reflection (with the readiness loop), Prometheus metrics,
-//! registration in etcd for discovery, and the shutdown signal and drain helpers.
+//! registration in etcd for discovery, the shutdown signal and drain helpers, and traces
+//! across services (W3C Trace Context, OTLP).
 
 pub mod health;
 pub mod metrics;
 pub mod registry;
 pub mod shutdown;
+pub mod traces;
