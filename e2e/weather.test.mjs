@@ -1,10 +1,11 @@
 // The Weather page in headless Chromium: autocomplete by mouse and keyboard, the current
 // conditions card, the 48-hour chart and 7-day strip, units remembered across visits, live
 // updates arriving in place (and stopping on the server when switched off), an unknown
-// city's error, and the dashboard's one stream recovering by itself when the server
-// restarts.
+// city's error, the dashboard's one stream recovering by itself when the server
+// restarts, and a continental city in its winter showing winter.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { launchBrowser, openPage, startProxy, startServer } from './harness.mjs';
 
 let server;
@@ -167,4 +168,58 @@ test('the dashboard follows several cities on one stream and recovers from a ser
     await proxy.close();
     await own.stop();
   }
+});
+
+/**
+ * Each city's normal daily high on `date`, as the model interpolates them (between the
+ * middles of the months), and its warmest month's, from server/data/climate.tsv.
+ */
+function normalHighs(date) {
+  const monthDays = 365.25 / 12;
+  const start = Date.UTC(date.getUTCFullYear(), 0, 1);
+  const dayOfYear = (date.getTime() - start) / 86_400_000;
+  const position = (((dayOfYear - monthDays / 2) / monthDays) % 12 + 12) % 12;
+  const before = Math.floor(position);
+  const frac = position - before;
+  const cities = [];
+  for (const line of readFileSync('server/data/climate.tsv', 'utf8').split('\n')) {
+    if (line.startsWith('#') || line.startsWith('id\t') || !line.trim()) continue;
+    const [id, tmax] = line.split('\t');
+    const highs = tmax.split(',').map(Number);
+    const today = highs[before] + (highs[(before + 1) % 12] - highs[before]) * frac;
+    cities.push({ id, today, warmest: Math.max(...highs) });
+  }
+  return cities;
+}
+
+test('a continental city in its winter shows winter on the 7-day strip and the chart', async () => {
+  // The city in the deepest winter today, by a rule: of the 300 largest cities (the file
+  // is in population order), the one whose normal high today is furthest below its
+  // warmest month's. In December that is a city of northern China or Russia; in July one
+  // of the southern hemisphere's interior.
+  const city = normalHighs(new Date()).slice(0, 300)
+    .reduce((best, c) => (c.warmest - c.today > best.warmest - best.today ? c : best));
+  assert.ok(city.warmest - city.today >= 12, `a real winter: ${JSON.stringify(city)}`);
+
+  const page = await openPage(browser, `${server.url}/weather?city=${city.id}`);
+  await page.waitForSelector('#daily .day-temps strong');
+  const degrees = (text) => Number(text.replace('°', '').replace('−', '-'));
+  const highs = (await page.$$eval('#daily .day-temps strong', (s) => s.map((e) => e.textContent)))
+    .map(degrees);
+  const lows = (await page.$$eval('#daily .day-temps .muted', (s) => s.map((e) => e.textContent)))
+    .map(degrees);
+  assert.equal(highs.length, 7);
+  const meanHigh = highs.reduce((a, b) => a + b, 0) / highs.length;
+  // The week's highs are this time of year's, far below summer's.
+  assert.ok(Math.abs(meanHigh - city.today) <= 4,
+    `${city.id}: the week's mean high ${meanHigh} against today's normal ${city.today.toFixed(1)} (${highs})`);
+  assert.ok(meanHigh <= city.warmest - 8, `${city.id}: ${highs} against summer's ${city.warmest}`);
+  assert.ok(lows.every((low, i) => low <= highs[i]), `${lows} / ${highs}`);
+
+  // The chart's 48 hours stay in winter too.
+  const label = await page.getAttribute('#forecast-chart', 'aria-label');
+  const [, from, to] = label.match(/temperatures from (\S+)°C to (\S+)°C/) ?? [];
+  assert.ok(from !== undefined, label);
+  assert.ok(Number(to) <= city.warmest - 6, `${city.id}: ${label} against summer's ${city.warmest}`);
+  assert.deepEqual(page.pageErrors, []);
 });

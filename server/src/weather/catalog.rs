@@ -1,11 +1,14 @@
 //! The embedded city catalog: every city of 100,000 people or more, from GeoNames
 //! (https://www.geonames.org, CC BY 4.0), generated into `data/cities.tsv` by
 //! `data/make_cities.py`. The build compresses it into the binary (about 170 KB instead of
-//! 450 KB); it is decompressed and parsed once at start.
+//! 450 KB); it is decompressed and parsed once at start, each city with its climate
+//! (`climate.rs`).
 
 use std::{collections::HashMap, io::Read, sync::Arc};
 
 use chrono_tz::Tz;
+
+use super::climate::{self, Normals};
 
 const CITIES_TSV_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cities.tsv.gz"));
 
@@ -26,6 +29,8 @@ pub struct City {
     pub longitude: f64,
     pub time_zone: Tz,
     pub population: u64,
+    /// Its climate: monthly normals (`climate.rs`), which the offline model follows.
+    pub normals: Normals,
     /// Lowercase, folded to ASCII: what search matches against.
     search_key: String,
 }
@@ -41,20 +46,38 @@ impl Catalog {
     /// The catalog compiled into the binary. Its validity is a unit test, so this cannot
     /// fail at run time.
     pub fn embedded() -> Self {
-        Self::parse(&embedded_tsv()).expect("data/cities.tsv is valid (checked by unit tests)")
+        std::thread::scope(|scope| {
+            // The normals, the larger file, are read beside the cities: half the time.
+            let normals = scope.spawn(climate::embedded);
+            let cities = parse_cities(&embedded_tsv());
+            let mut normals = normals.join().expect("reading the normals does not panic");
+            cities
+                .map(|cities| {
+                    cities
+                        .into_iter()
+                        .map(|mut city| {
+                            if let Some(found) = normals.remove(&city.id) {
+                                city.normals = found;
+                            }
+                            city
+                        })
+                        .collect()
+                })
+                .and_then(Self::index)
+                .expect("data/cities.tsv is valid (checked by unit tests)")
+        })
     }
 
     /// Parses `id, name, ASCII name, country code, country, region, latitude, longitude,
     /// time zone, population`, tab separated, one city a line; `#` starts a comment line.
+    /// Each city's climate comes from its latitude ([`Normals::from_latitude`]).
     pub fn parse(tsv: &str) -> Result<Self, String> {
-        let mut cities = Vec::new();
-        for (index, line) in tsv.lines().enumerate() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            let city = parse_line(line).map_err(|error| format!("line {}: {error}", index + 1))?;
-            cities.push(Arc::new(city));
-        }
+        parse_cities(tsv).and_then(Self::index)
+    }
+
+    /// The catalog of `cities`, each once.
+    fn index(cities: Vec<City>) -> Result<Self, String> {
+        let mut cities: Vec<Arc<City>> = cities.into_iter().map(Arc::new).collect();
         cities.sort_by(|a, b| b.population.cmp(&a.population).then(a.id.cmp(&b.id)));
 
         let mut by_id = HashMap::with_capacity(cities.len());
@@ -119,6 +142,18 @@ fn embedded_tsv() -> String {
     tsv
 }
 
+/// The cities of `tsv` ([`Catalog::parse`]), in file order.
+fn parse_cities(tsv: &str) -> Result<Vec<City>, String> {
+    let mut cities = Vec::new();
+    for (index, line) in tsv.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        cities.push(parse_line(line).map_err(|error| format!("line {}: {error}", index + 1))?);
+    }
+    Ok(cities)
+}
+
 fn parse_line(line: &str) -> Result<City, String> {
     let fields: Vec<&str> = line.split('\t').collect();
     let [
@@ -175,6 +210,7 @@ fn parse_line(line: &str) -> Result<City, String> {
         longitude,
         time_zone,
         population,
+        normals: Normals::from_latitude(latitude),
         search_key: fold(ascii_name),
     })
 }

@@ -4,6 +4,7 @@
 //! `weather.v1.WeatherService` on top of them.
 
 mod catalog;
+pub mod climate;
 pub mod forecast;
 pub mod live;
 mod model;
