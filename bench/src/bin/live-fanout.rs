@@ -9,7 +9,10 @@
 
 use std::{
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -57,10 +60,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The server's database (unused here) in a directory of its own, removed after.
     let data = tempfile::tempdir()?;
     let interval = humantime::format_duration(args.interval).to_string();
+    // Every subscriber comes from this one address: the per-client limit on calls in
+    // flight (1,000 by default, against one client hogging the server) is raised to fit.
+    let per_client = (args.subscribers + 100).to_string();
     let (mut server, address) = bench::start_server(
         &args.server_bin,
         data.path(),
-        &["--live-interval", &interval],
+        &[
+            "--live-interval",
+            &interval,
+            "--max-in-flight-per-client",
+            &per_client,
+        ],
     )
     .await
     .map_err(|error| error.to_string())?;
@@ -106,14 +117,21 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
     let baseline_rss = rss_bytes(pid)?;
     let (latencies, mut received) = mpsc::unbounded_channel::<u64>();
     let ready = Arc::new(Barrier::new(args.subscribers + 1));
+    let refused = Arc::new(AtomicUsize::new(0));
     for n in 0..args.subscribers {
         let channel: Channel = channels[n % channels.len()].clone();
         let city = city_ids[n % city_ids.len()].clone();
-        let (latencies, ready) = (latencies.clone(), Arc::clone(&ready));
-        tokio::spawn(subscriber(channel, city, latencies, ready));
+        let (latencies, ready, refused) =
+            (latencies.clone(), Arc::clone(&ready), Arc::clone(&refused));
+        tokio::spawn(subscriber(channel, city, latencies, ready, refused));
     }
     drop(latencies);
     ready.wait().await;
+    // A refused subscriber would make every figure below a lie about 10,000.
+    let refused = refused.load(Ordering::Relaxed);
+    if refused > 0 {
+        return Err(format!("{refused} of {} subscribers were refused", args.subscribers).into());
+    }
     println!(
         "{} subscribers on {} connections, {} cities, tick {}: all have their first reading",
         args.subscribers,
@@ -190,6 +208,7 @@ async fn subscriber(
     city: String,
     latencies: mpsc::UnboundedSender<u64>,
     ready: Arc<Barrier>,
+    refused: Arc<AtomicUsize>,
 ) {
     let mut client = WeatherServiceClient::new(channel);
     let mut stream = match client
@@ -200,7 +219,9 @@ async fn subscriber(
     {
         Ok(response) => response.into_inner(),
         Err(status) => {
-            eprintln!("watch refused: {status}");
+            if refused.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("watch refused: {status}");
+            }
             ready.wait().await;
             return;
         }
@@ -226,6 +247,11 @@ async fn subscriber(
                 return;
             }
         }
+    }
+    // Ended before its first reading: counted, so the run fails instead of waiting.
+    if first {
+        refused.fetch_add(1, Ordering::Relaxed);
+        ready.wait().await;
     }
 }
 
