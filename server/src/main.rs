@@ -62,26 +62,17 @@ async fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(writer);
     match config.log_format {
-        LogFormat::Human => logs
-            .with_ansi(std::io::stderr().is_terminal())
-            .finish()
-            .with(
-                exporter
-                    .as_ref()
-                    .map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
-            )
-            .init(),
-        LogFormat::Json => logs
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .finish()
-            .with(
-                exporter
-                    .as_ref()
-                    .map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
-            )
-            .init(),
+        LogFormat::Human => install(
+            logs.with_ansi(std::io::stderr().is_terminal()).finish(),
+            exporter.as_ref(),
+        ),
+        LogFormat::Json => install(
+            logs.json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+            exporter.as_ref(),
+        ),
     }
     if let Some(endpoint) = &config.otlp_endpoint {
         tracing::info!(%endpoint, "exporting traces over OTLP");
@@ -170,6 +161,19 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Makes `logs` the process's subscriber, with the exporter's layer on top when there is
+/// one.
+fn install<S>(logs: S, exporter: Option<&traces::Exporter>)
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    S: Send + Sync + 'static,
+{
+    logs.with(
+        exporter.map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
+    )
+    .init();
 }
 
 /// The URL a person on this machine opens: a wildcard address becomes `localhost`.

@@ -534,9 +534,8 @@ async fn a_kill_mid_chat_loses_nothing_acknowledged_on_postgres() {
 #[tokio::test]
 async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_service() {
     use proto::blog::v1::{
-        AddCommentRequest, Author, Comment, CreateAuthorRequest, CreatePostRequest, GetPostRequest,
-        Post, PublishPostRequest, author_service_client::AuthorServiceClient,
-        comment_service_client::CommentServiceClient, post_service_client::PostServiceClient,
+        AddCommentRequest, Comment, GetPostRequest, comment_service_client::CommentServiceClient,
+        post_service_client::PostServiceClient,
     };
     use tonic::{Code, Request, transport::Channel};
 
@@ -594,36 +593,7 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
     };
     let (on_posts, on_comments) = (connect(&posts_address), connect(&comments_address));
 
-    let author = AuthorServiceClient::with_interceptor(on_posts.clone(), authorized)
-        .create_author(CreateAuthorRequest {
-            author: Some(Author {
-                display_name: "Ada".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("author")
-        .into_inner();
-    let mut posts = PostServiceClient::with_interceptor(on_posts.clone(), authorized);
-    let draft = posts
-        .create_post(CreatePostRequest {
-            post: Some(Post {
-                author_id: author.id,
-                title: "Split".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("post")
-        .into_inner();
-    let post = posts
-        .publish_post(PublishPostRequest {
-            id: draft.id.clone(),
-            etag: draft.etag,
-        })
-        .await
-        .expect("publish")
-        .into_inner();
+    let post = publish_a_post(on_posts.clone(), authorized, "Split").await;
     let not_here = PostServiceClient::new(on_comments.clone())
         .get_post(GetPostRequest {
             id: post.id.clone(),
@@ -697,9 +667,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
         collector::trace::v1::trace_service_server::TraceServiceServer, trace::v1::Span,
     };
     use proto::blog::v1::{
-        AddCommentRequest, Author, Comment, CreateAuthorRequest, CreatePostRequest, Post,
-        PublishPostRequest, author_service_client::AuthorServiceClient,
-        comment_service_client::CommentServiceClient, post_service_client::PostServiceClient,
+        AddCommentRequest, Comment, comment_service_client::CommentServiceClient,
     };
     use tonic::{Request, transport::Channel};
 
@@ -771,36 +739,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             .connect_lazy()
     };
     let on_posts = connect(&posts_address);
-    let author = AuthorServiceClient::new(on_posts.clone())
-        .create_author(CreateAuthorRequest {
-            author: Some(Author {
-                display_name: "Ada".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("author")
-        .into_inner();
-    let mut posts = PostServiceClient::new(on_posts);
-    let draft = posts
-        .create_post(CreatePostRequest {
-            post: Some(Post {
-                author_id: author.id,
-                title: "Traced".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("post")
-        .into_inner();
-    let post = posts
-        .publish_post(PublishPostRequest {
-            id: draft.id.clone(),
-            etag: draft.etag,
-        })
-        .await
-        .expect("publish")
-        .into_inner();
+    let post = publish_a_post(on_posts, |request| Ok(request), "Traced").await;
 
     let mut request = Request::new(AddCommentRequest {
         post_id: post.id.clone(),
@@ -892,6 +831,52 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
     posts_server.kill().await.expect("killed");
     comments_server.kill().await.expect("killed");
     collecting.abort();
+}
+
+/// A published post titled `title`, by a new author, made through the author and post
+/// services at `on_posts` with `interceptor` on each call.
+async fn publish_a_post<I>(
+    on_posts: tonic::transport::Channel,
+    interceptor: I,
+    title: &str,
+) -> proto::blog::v1::Post
+where
+    I: tonic::service::Interceptor + Clone,
+{
+    use proto::blog::v1::{
+        Author, CreateAuthorRequest, CreatePostRequest, Post, PublishPostRequest,
+        author_service_client::AuthorServiceClient, post_service_client::PostServiceClient,
+    };
+    let author = AuthorServiceClient::with_interceptor(on_posts.clone(), interceptor.clone())
+        .create_author(CreateAuthorRequest {
+            author: Some(Author {
+                display_name: "Ada".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("author")
+        .into_inner();
+    let mut posts = PostServiceClient::with_interceptor(on_posts, interceptor);
+    let draft = posts
+        .create_post(CreatePostRequest {
+            post: Some(Post {
+                author_id: author.id,
+                title: title.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("post")
+        .into_inner();
+    posts
+        .publish_post(PublishPostRequest {
+            id: draft.id.clone(),
+            etag: draft.etag,
+        })
+        .await
+        .expect("publish")
+        .into_inner()
 }
 
 /// An OTLP/gRPC trace collector: every span it is sent, with the service that sent it.
