@@ -739,7 +739,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             .connect_lazy()
     };
     let on_posts = connect(&posts_address);
-    let post = publish_a_post(on_posts, |request| Ok(request), "Traced").await;
+    let post = publish_a_post(on_posts, Ok, "Traced").await;
 
     let mut request = Request::new(AddCommentRequest {
         post_id: post.id.clone(),
