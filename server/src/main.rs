@@ -170,6 +170,9 @@ where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
     S: Send + Sync + 'static,
 {
+    // Every span the log filter enables is exported: the calls' at least (`CALL_SPANS`),
+    // more with `--log debug`. (A filter of the exporter's own would need a registry-based
+    // subscriber; the formatting subscriber does not take per-layer filters.)
     logs.with(
         exporter.map(|exporter| tracing_opentelemetry::layer().with_tracer(exporter.tracer())),
     )

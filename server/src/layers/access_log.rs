@@ -221,12 +221,32 @@ impl Call {
             "call"
         );
         if let Some(span) = self.span {
-            span.record("rpc.grpc.status_code", code_number);
-            if code_number != 0 {
-                span.record("otel.status_code", "ERROR");
-            }
+            // Entered once more at the call's end: the exported span ends at its last exit,
+            // which is otherwise when the handler returned (a stream's first answer).
+            span.in_scope(|| {
+                span.record("rpc.grpc.status_code", code_number);
+                if is_server_error(code_number) {
+                    span.record("otel.status_code", "ERROR");
+                }
+            });
         }
     }
+}
+
+/// Whether a gRPC code marks the server's span as failed (OpenTelemetry's gRPC
+/// conventions: the codes that mean the server failed, not that the client asked wrongly).
+fn is_server_error(code: i32) -> bool {
+    use tonic::Code;
+    [
+        Code::Unknown,
+        Code::DeadlineExceeded,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+    ]
+    .iter()
+    .any(|server| *server as i32 == code)
 }
 
 /// What the response body shows of the call's end: its `grpc-status` trailer and its bytes.

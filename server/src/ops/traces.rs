@@ -106,6 +106,10 @@ fn caller_trace_id(traceparent: &[u8]) -> Option<String> {
     let mut parts = text.split('-');
     let (version, trace, span, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    // Version 00 has exactly four parts; later versions may add more after them.
+    if version == "00" && parts.next().is_some() {
+        return None;
+    }
     let hex = |part: &str, len: usize| {
         part.len() == len
             && part
@@ -176,9 +180,13 @@ mod tests {
             caller_trace_id(good).as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
         );
+        // A later version may carry more parts.
+        let later = b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more";
+        assert!(caller_trace_id(later).is_some());
         for bad in [
             &b""[..],
             b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

@@ -25,10 +25,61 @@ pub struct Normals {
     pub precipitation_mm: [f32; 12],
     /// Days with at least 1 mm.
     pub wet_days: [u8; 12],
+    /// The curve through the year whose monthly means are these normals.
+    curve: Curve,
 }
 
-/// The normals for one instant of the year: the monthly values interpolated between the
-/// middles of the months, so the climate changes smoothly day by day.
+/// Values at the middle of each month such that, joined by straight lines, each month's
+/// mean is its normal: a month's mean of such a line is `(k[m-1] + 6 k[m] + k[m+1]) / 8`,
+/// so the normals themselves as the knots would pull every peak and trough a quarter of the
+/// way towards its neighbours (a continental July 0.5 °C too cool, a dry month between wet
+/// ones twice as wet).
+#[derive(Debug, Clone, PartialEq)]
+struct Curve {
+    tmax_c: [f64; 12],
+    tmin_c: [f64; 12],
+    precipitation_mm: [f64; 12],
+    wet_days: [f64; 12],
+}
+
+impl Curve {
+    fn through(normals: [&[f64; 12]; 4]) -> Self {
+        let [tmax, tmin, precipitation, wet] = normals.map(knots);
+        // Where the curves would cross (a month with almost no daily range between two
+        // with wide ones), the day has no range rather than an upside-down one.
+        let (mut tmax_c, mut tmin_c) = (tmax, tmin);
+        for m in 0..12 {
+            if tmin_c[m] > tmax_c[m] {
+                let mid = (tmin_c[m] + tmax_c[m]) / 2.0;
+                (tmax_c[m], tmin_c[m]) = (mid, mid);
+            }
+        }
+        Self {
+            tmax_c,
+            tmin_c,
+            // Rain cannot go below nothing: there the month keeps a little more than its
+            // normal.
+            precipitation_mm: precipitation.map(|k| k.max(0.0)),
+            wet_days: wet.map(|k| k.max(0.0)),
+        }
+    }
+}
+
+/// The knots for `means` (see [`Curve`]): Jacobi's iteration on the cyclic system, which
+/// converges by a factor of 3 a step (the diagonal is three times the rest of its row).
+fn knots(means: &[f64; 12]) -> [f64; 12] {
+    let mut knots = *means;
+    for _ in 0..12 {
+        knots = std::array::from_fn(|m| {
+            (means[m] - 0.125 * (knots[(m + 11) % 12] + knots[(m + 1) % 12])) / 0.75
+        });
+    }
+    knots
+}
+
+/// The normals for one instant of the year: a curve through the middles of the months
+/// whose monthly means are the normals ([`Curve`]), so the climate changes smoothly day by
+/// day and a month of it averages to its normal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Season {
     pub tmax_c: f64,
@@ -49,11 +100,33 @@ impl Normals {
             // Summer peaks about 20 July in the north and 20 January in the south.
             annual_mean + seasonal_swing * (TAU * (day - 200.0) / 365.25).cos() * latitude.signum()
         };
+        Self::new(
+            std::array::from_fn(|m| (mean(m) + 5.0) as f32),
+            std::array::from_fn(|m| (mean(m) - 5.0) as f32),
+            [60.0; 12],
+            [10; 12],
+        )
+    }
+
+    /// The normals given, January to December.
+    pub fn new(
+        tmax_c: [f32; 12],
+        tmin_c: [f32; 12],
+        precipitation_mm: [f32; 12],
+        wet_days: [u8; 12],
+    ) -> Self {
+        let curve = Curve::through([
+            &tmax_c.map(f64::from),
+            &tmin_c.map(f64::from),
+            &precipitation_mm.map(f64::from),
+            &wet_days.map(f64::from),
+        ]);
         Self {
-            tmax_c: std::array::from_fn(|m| (mean(m) + 5.0) as f32),
-            tmin_c: std::array::from_fn(|m| (mean(m) - 5.0) as f32),
-            precipitation_mm: [60.0; 12],
-            wet_days: [10; 12],
+            tmax_c,
+            tmin_c,
+            precipitation_mm,
+            wet_days,
+            curve,
         }
     }
 
@@ -63,14 +136,13 @@ impl Normals {
         let before = (position.floor() as usize).min(11);
         let after = (before + 1) % 12;
         let frac = position - before as f64;
-        let mix = |values: [f64; 2]| values[0] + (values[1] - values[0]) * frac;
+        let mix = |knots: &[f64; 12]| knots[before] + (knots[after] - knots[before]) * frac;
+        let curve = &self.curve;
         Season {
-            tmax_c: mix([self.tmax_c[before], self.tmax_c[after]].map(f64::from)),
-            tmin_c: mix([self.tmin_c[before], self.tmin_c[after]].map(f64::from)),
-            precipitation_mm: mix(
-                [self.precipitation_mm[before], self.precipitation_mm[after]].map(f64::from),
-            ),
-            wet_days: mix([self.wet_days[before], self.wet_days[after]].map(f64::from)),
+            tmax_c: mix(&curve.tmax_c),
+            tmin_c: mix(&curve.tmin_c),
+            precipitation_mm: mix(&curve.precipitation_mm),
+            wet_days: mix(&curve.wet_days),
         }
     }
 }
@@ -120,12 +192,7 @@ fn parse_line(line: &str) -> Result<(&str, Normals), String> {
     let wet = months(wet_days, "wet_days", 0.0..=31.0)?;
     Ok((
         id,
-        Normals {
-            tmax_c,
-            tmin_c,
-            precipitation_mm,
-            wet_days: wet.map(|days| days as u8),
-        },
+        Normals::new(tmax_c, tmin_c, precipitation_mm, wet.map(|days| days as u8)),
     ))
 }
 
@@ -172,17 +239,31 @@ mod tests {
 
     #[test]
     fn normals_change_smoothly_through_the_year_and_meet_at_new_year() {
-        let normals = Normals {
-            tmax_c: [
-                0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 10.0, 8.0, 6.0, 4.0, 2.0,
-            ],
-            tmin_c: [-10.0; 12],
-            precipitation_mm: [30.0; 12],
-            wet_days: [5; 12],
-        };
-        // The middle of a month is its normal; halfway between two, their mean.
-        assert!((normals.on(MID_JANUARY).tmax_c - 0.0).abs() < 1e-9);
-        assert!((normals.on(MID_JANUARY + 6.5 * MONTH_DAYS).tmax_c - 11.0).abs() < 1e-9);
+        let tmax = [
+            0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 10.0, 8.0, 6.0, 4.0, 2.0,
+        ];
+        let mut rain = [30.0; 12];
+        rain[1] = 0.0;
+        let normals = Normals::new(tmax, [-10.0; 12], rain, [5; 12]);
+        // Each month's mean over the curve is its normal (within the iteration's error),
+        // the peak included.
+        for (m, normal) in tmax.iter().enumerate() {
+            let start = MONTH_DAYS * m as f64;
+            let mean = (0..1000)
+                .map(|i| {
+                    normals
+                        .on(start + MONTH_DAYS * (f64::from(i) + 0.5) / 1000.0)
+                        .tmax_c
+                })
+                .sum::<f64>()
+                / 1000.0;
+            assert!(
+                (mean - f64::from(*normal)).abs() < 0.01,
+                "month {m}: {mean} vs {normal}"
+            );
+        }
+        // Rain never below nothing, even for a dry month between wet ones.
+        assert!((0..3650).all(|i| normals.on(f64::from(i) / 10.0).precipitation_mm >= 0.0));
         // Late December leads into January.
         let (late, early) = (normals.on(364.9).tmax_c, normals.on(0.1).tmax_c);
         assert!((late - early).abs() < 0.05, "{late} vs {early}");

@@ -53,7 +53,13 @@ pub fn model_forecast(city: &City, now: DateTime<Utc>) -> Forecast {
         Hour {
             time: start,
             temperature_c: quarters[0].temperature_c,
-            precipitation_mm: round1(quarters.iter().map(|c| c.precipitation_mm_h / 4.0).sum()),
+            // An hour with any rain shows at least 0.1 mm (a trace), so its amount and its
+            // probability agree.
+            precipitation_mm: if wet > 0 {
+                round1(quarters.iter().map(|c| c.precipitation_mm_h / 4.0).sum()).max(0.1)
+            } else {
+                0.0
+            },
             precipitation_probability_percent: (wet * 25) as u32,
             sky: quarters[0].sky,
             is_day: quarters[0].is_day,

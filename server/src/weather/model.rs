@@ -78,11 +78,14 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
     let solar_hour = (utc_hours + city.longitude / 15.0).rem_euclid(24.0);
     let normal = city.normals.on(day_of_year);
 
-    // Rain as often and as much as the month's normals say; the sky closes in as it
-    // starts (smoothly: rain starts from nothing, and so does its cloud).
-    let precipitation = rain_mm_h(&normal, noise(Channel::Rain, SHOWER_SECS));
+    // Rain as often and as much as the month's normals say; the sky closes in as the rain
+    // comes near, over minutes (a sudden overcast would jump the temperature with it).
+    let Rain {
+        mm_h: precipitation,
+        closeness,
+    } = rain(&normal, noise(Channel::Rain, SHOWER_SECS));
     let mut cloud = (0.45 + 0.55 * noise(Channel::Cloud, SYNOPTIC_SECS)).clamp(0.0, 1.0);
-    cloud += (0.85 - cloud).max(0.0) * precipitation / (precipitation + 0.3);
+    cloud += (0.85 - cloud).max(0.0) * closeness;
 
     // The normal day runs from the mean minimum just before dawn to the mean maximum in
     // mid-afternoon; clear days swing wider than cloudy ones, the same on average.
@@ -137,21 +140,41 @@ pub fn conditions(city: &City, at: DateTime<Utc>) -> Conditions {
     }
 }
 
-/// The rain falling now (mm/h) for the rain channel's noise `r`: it rains in the share of
-/// hours the month's wet days call for (the noise above its matching quantile), and the
-/// rate is scaled so that those hours bring the month's normal precipitation on average.
-fn rain_mm_h(normal: &Season, r: f64) -> f64 {
+/// The rain at one instant: how much falls, and how near it is.
+struct Rain {
+    mm_h: f64,
+    /// 0 far from rain, rising smoothly to 1 as it starts: the cloud it brings.
+    closeness: f64,
+}
+
+/// How far below the rain threshold the rain channel's noise starts closing the sky in
+/// (the noise moves about 0.01 a minute at most, so this takes ten minutes or more).
+const RAIN_APPROACH: f64 = 0.15;
+
+/// The rain for the rain channel's noise `r`: it rains in the share of hours the month's
+/// wet days call for (the noise above its matching quantile), at a rate scaled so that
+/// those hours bring the month's normal precipitation on average.
+fn rain(normal: &Season, r: f64) -> Rain {
     let wet_share =
         (normal.wet_days * RAIN_HOURS_PER_WET_DAY / (24.0 * MONTH_DAYS)).clamp(0.0, 0.5);
     if wet_share <= 0.0 || normal.precipitation_mm <= 0.0 {
-        return 0.0;
+        return Rain {
+            mm_h: 0.0,
+            closeness: 0.0,
+        };
     }
     let (threshold, mean_excess, wet_share) = NoiseQuantiles::get().above(wet_share);
-    if r <= threshold {
-        return 0.0;
+    let near = ((r - threshold + RAIN_APPROACH) / RAIN_APPROACH).clamp(0.0, 1.0);
+    let mm_h = if r > threshold {
+        let mean_rate = normal.precipitation_mm / (wet_share * 24.0 * MONTH_DAYS);
+        mean_rate * (r - threshold) / mean_excess
+    } else {
+        0.0
+    };
+    Rain {
+        mm_h,
+        closeness: near * near * (3.0 - 2.0 * near),
     }
-    let mean_rate = normal.precipitation_mm / (wet_share * 24.0 * MONTH_DAYS);
-    mean_rate * (r - threshold) / mean_excess
 }
 
 const MONTH_DAYS: f64 = 365.25 / 12.0;
@@ -166,7 +189,7 @@ struct NoiseQuantiles {
 }
 
 impl NoiseQuantiles {
-    const SAMPLES: usize = 8192;
+    const SAMPLES: usize = 1 << 16;
 
     fn get() -> &'static Self {
         static QUANTILES: std::sync::LazyLock<NoiseQuantiles> = std::sync::LazyLock::new(|| {
@@ -185,8 +208,8 @@ impl NoiseQuantiles {
     }
 
     /// Fewest samples a tail is measured on: rarer shares are rounded up to it (rain
-    /// about an hour and a half a month), so the mean excess is never a sliver.
-    const MIN_TAIL: usize = 16;
+    /// about 40 minutes a month), so the mean excess is never a sliver.
+    const MIN_TAIL: usize = 64;
 
     /// The value the noise exceeds `share` of the time, its mean excess over it then, and
     /// the share that threshold really gives (`share`, or the least one measured).
@@ -454,6 +477,44 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Rain closes the sky in over minutes, not at once: the five most populous dry
+    /// cities (where rain starts steepest), minute by minute through their wettest month,
+    /// never move 1 °C in a minute, and rain does start in them.
+    #[test]
+    fn rain_arrives_without_a_jump_in_temperature() {
+        let catalog = Catalog::embedded();
+        let dry: Vec<_> = catalog
+            .search("", catalog.len())
+            .into_iter()
+            .filter(|city| climate_group(city) == "dry")
+            .take(5)
+            .collect();
+        assert_eq!(dry.len(), 5);
+        let mut onsets = 0;
+        for city in &dry {
+            let rain = &city.normals.precipitation_mm;
+            let wettest = (0..12)
+                .max_by(|a, b| rain[*a].total_cmp(&rain[*b]))
+                .expect("twelve months");
+            let start = at(2026, wettest as u32 + 1, 1, 0);
+            let mut before = conditions(city, start);
+            for minute in 1..28 * 24 * 60 {
+                let instant = start + chrono::Duration::minutes(minute);
+                let now = conditions(city, instant);
+                assert!(
+                    (now.temperature_c - before.temperature_c).abs() < 1.0,
+                    "{} at {instant}: {before:?} then {now:?}",
+                    city.id
+                );
+                if before.precipitation_mm_h == 0.0 && now.precipitation_mm_h > 0.0 {
+                    onsets += 1;
+                }
+                before = now;
+            }
+        }
+        assert!(onsets > 0, "no rain started: the test saw no onset");
     }
 
     #[test]
