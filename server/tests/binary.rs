@@ -547,51 +547,17 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
         );
         Ok(request)
     };
-    let cluster = testkit::postgres::Postgres::start();
-    let url = cluster.database();
-    let (data_a, data_b) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let (mut posts_server, posts_address) = start(
-        data_a.path(),
-        &[
-            "--database-url",
-            &url,
-            "--services",
-            "authors,posts",
-            "--auth-token",
-            TOKEN,
-            "--log-format",
-            "json",
-            "--log",
-            "info",
-        ],
-        Stdio::piped(),
-    )
-    .await;
-    let peer = format!("http://{posts_address}");
-    let (mut comments_server, comments_address) = start(
-        data_b.path(),
-        &[
-            "--database-url",
-            &url,
-            "--services",
-            "comments",
-            "--blog-peer",
-            &peer,
-            "--auth-token",
-            TOKEN,
-        ],
-        Stdio::null(),
-    )
-    .await;
+    // Held to the end: dropping it stops both servers and the database.
+    let mut blog = SplitBlog::start(&["--auth-token", TOKEN], [&[], &[]]).await;
     let connect = |address: &str| {
         Channel::from_shared(format!("http://{address}"))
             .expect("uri")
             .connect_lazy()
     };
-    let (on_posts, on_comments) = (connect(&posts_address), connect(&comments_address));
+    let (on_posts, on_comments) = (
+        connect(&blog.posts_address),
+        connect(&blog.comments_address),
+    );
 
     let post = publish_a_post(on_posts.clone(), authorized, "Split").await;
     let not_here = PostServiceClient::new(on_comments.clone())
@@ -621,7 +587,7 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
     let added = comments.add_comment(add("across")).await.expect("added");
     assert_eq!(added.get_ref().id, 1);
 
-    let mut stderr = BufReader::new(posts_server.stderr.take().expect("stderr")).lines();
+    let mut stderr = BufReader::new(blog.posts_server.stderr.take().expect("stderr")).lines();
     let callee = tokio::time::timeout(PATIENCE, async {
         while let Some(line) = stderr.next_line().await.expect("readable") {
             let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON");
@@ -642,7 +608,7 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
         "what is left of the caller's 5 s: {timeout_ms} ms"
     );
 
-    posts_server.kill().await.expect("killed");
+    blog.posts_server.kill().await.expect("killed");
     let down = comments
         .add_comment(add("after"))
         .await
@@ -653,7 +619,7 @@ async fn the_blog_split_across_two_servers_carries_the_call_and_names_a_missing_
         "names the service: {}",
         down.message()
     );
-    comments_server.kill().await.expect("killed");
+    blog.comments_server.kill().await.expect("killed");
 }
 
 /// Traces across services: the blog split over two servers, both exporting to an OTLP
@@ -685,12 +651,6 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
 
-    let cluster = testkit::postgres::Postgres::start();
-    let url = cluster.database();
-    let (data_a, data_b) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
     // Batches sent every 100 ms instead of every 5 s.
     let exporting = |name: &'static str| {
         [
@@ -698,39 +658,10 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ]
     };
-    let (mut posts_server, posts_address) = start_with_env(
-        data_a.path(),
-        &[
-            "--database-url",
-            &url,
-            "--services",
-            "authors,posts",
-            "--otlp-endpoint",
-            &collector_url,
-            "--log-format",
-            "json",
-            "--log",
-            "info",
-        ],
-        &exporting("blog-posts"),
-        Stdio::piped(),
-    )
-    .await;
-    let peer = format!("http://{posts_address}");
-    let (mut comments_server, comments_address) = start_with_env(
-        data_b.path(),
-        &[
-            "--database-url",
-            &url,
-            "--services",
-            "comments",
-            "--blog-peer",
-            &peer,
-            "--otlp-endpoint",
-            &collector_url,
-        ],
-        &exporting("blog-comments"),
-        Stdio::null(),
+    // Held to the end: dropping it stops both servers and the database.
+    let mut blog = SplitBlog::start(
+        &["--otlp-endpoint", &collector_url],
+        [&exporting("blog-posts"), &exporting("blog-comments")],
     )
     .await;
     let connect = |address: &str| {
@@ -738,7 +669,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             .expect("uri")
             .connect_lazy()
     };
-    let on_posts = connect(&posts_address);
+    let on_posts = connect(&blog.posts_address);
     let post = publish_a_post(on_posts, Ok, "Traced").await;
 
     let mut request = Request::new(AddCommentRequest {
@@ -755,7 +686,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
             .parse()
             .expect("ascii"),
     );
-    CommentServiceClient::new(connect(&comments_address))
+    CommentServiceClient::new(connect(&blog.comments_address))
         .add_comment(request)
         .await
         .expect("added");
@@ -812,7 +743,7 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
         "{comment_span:?}"
     );
 
-    let mut stderr = BufReader::new(posts_server.stderr.take().expect("stderr")).lines();
+    let mut stderr = BufReader::new(blog.posts_server.stderr.take().expect("stderr")).lines();
     tokio::time::timeout(PATIENCE, async {
         while let Some(line) = stderr.next_line().await.expect("readable") {
             let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON");
@@ -828,9 +759,70 @@ async fn one_trace_spans_the_blog_across_two_servers_and_reaches_the_collector()
     .await
     .expect("in time");
 
-    posts_server.kill().await.expect("killed");
-    comments_server.kill().await.expect("killed");
+    blog.posts_server.kill().await.expect("killed");
+    blog.comments_server.kill().await.expect("killed");
     collecting.abort();
+}
+
+/// The blog split over two servers on one throw-away PostgreSQL: authors and posts on the
+/// first (JSON access lines at `info` on its piped stderr), comments on the second, which
+/// reaches the first as its `--blog-peer`. `args` go to both, `env[0]` and `env[1]` to
+/// each. Dropping it stops both servers and the database.
+struct SplitBlog {
+    posts_server: tokio::process::Child,
+    posts_address: String,
+    comments_server: tokio::process::Child,
+    comments_address: String,
+    _data: [tempfile::TempDir; 2],
+    _cluster: testkit::postgres::Postgres,
+}
+
+impl SplitBlog {
+    async fn start(args: &[&str], env: [&[(&str, &str)]; 2]) -> Self {
+        let cluster = testkit::postgres::Postgres::start();
+        let url = cluster.database();
+        let data = [(); 2].map(|()| tempfile::tempdir().expect("dir"));
+        let with = |own: &[&str]| -> Vec<String> {
+            ["--database-url", &url]
+                .iter()
+                .chain(own)
+                .chain(args)
+                .map(|arg| (*arg).to_owned())
+                .collect()
+        };
+        let posts_args = with(&[
+            "--services",
+            "authors,posts",
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+        ]);
+        let (posts_server, posts_address) = start_with_env(
+            data[0].path(),
+            &posts_args.iter().map(String::as_str).collect::<Vec<_>>(),
+            env[0],
+            Stdio::piped(),
+        )
+        .await;
+        let peer = format!("http://{posts_address}");
+        let comments_args = with(&["--services", "comments", "--blog-peer", &peer]);
+        let (comments_server, comments_address) = start_with_env(
+            data[1].path(),
+            &comments_args.iter().map(String::as_str).collect::<Vec<_>>(),
+            env[1],
+            Stdio::null(),
+        )
+        .await;
+        Self {
+            posts_server,
+            posts_address,
+            comments_server,
+            comments_address,
+            _data: data,
+            _cluster: cluster,
+        }
+    }
 }
 
 /// A published post titled `title`, by a new author, made through the author and post
