@@ -19,17 +19,14 @@ use std::{
     },
 };
 
-use axum::{
-    extract::{ConnectInfo, Request},
-    response::Response,
-};
+use axum::extract::{ConnectInfo, Request};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, uri::PathAndQuery};
 use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::body;
+use super::body::{self, CallResponse};
 use crate::ops::{
     metrics::{CallGauge, Metrics},
     traces,
@@ -60,8 +57,8 @@ pub fn mark_grpc_web(mut request: Request) -> Request {
 pub async fn log_call(
     metrics: &Metrics,
     mut request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -151,7 +148,8 @@ pub async fn log_call(
 
     // A trailers-only response (errors, mostly) has its status in the headers already.
     ending.code = grpc_status(response.headers());
-    response.map(|body| body::on_frame(body, move |frame| ending.observe(frame)))
+    response.body_mut().observe(ending);
+    response
 }
 
 fn is_sane(value: &HeaderValue) -> bool {
@@ -252,13 +250,13 @@ fn is_server_error(code: i32) -> bool {
 /// What the response body shows of the call's end: its `grpc-status` trailer and its bytes.
 /// The call is logged when this is dropped with the body, at its end or when the client
 /// goes away; no status by then means the client left before the end.
-struct Ending {
+pub struct Ending {
     call: Option<Call>,
     code: Option<tonic::Code>,
 }
 
 impl Ending {
-    fn observe(&mut self, frame: &Frame<Bytes>) {
+    pub fn observe(&mut self, frame: &Frame<Bytes>) {
         if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
             self.code = Some(code);
         }

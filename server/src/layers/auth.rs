@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use axum::{extract::Request, response::Response};
+use axum::extract::Request;
 use http::header::AUTHORIZATION;
 use proto::{
     blog::v1::{author_service_server, comment_service_server, post_service_server},
@@ -27,7 +27,7 @@ use proto::{
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
-use super::body::status_response;
+use super::body::{CallBody, CallResponse};
 use crate::error::ApiError;
 
 /// The methods that change state, as (service, method). The service names are the
@@ -95,15 +95,15 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 pub async fn require_token(
     auth: &Auth,
     request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     let authorization = request
         .headers()
         .get(AUTHORIZATION)
         .map(|value| value.as_bytes());
     match auth.check(request.uri().path(), authorization) {
         Ok(()) => next(request).await,
-        Err(error) => status_response(Status::from(error)),
+        Err(error) => CallBody::refusal(Status::from(error)),
     }
 }
 

@@ -22,19 +22,16 @@ use std::{
     time::Duration,
 };
 
-use axum::{
-    extract::{ConnectInfo, Request},
-    response::Response,
-};
+use axum::extract::{ConnectInfo, Request};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{
     auth,
-    body::{self, status_response},
+    body::{CallBody, CallResponse},
     client::{ClientKey, TrustedProxies},
 };
 
@@ -168,8 +165,8 @@ impl ChangeBudget {
 pub async fn enforce(
     limits: &CallLimits,
     mut request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -177,23 +174,33 @@ pub async fn enforce(
     let client_slot = match client {
         Some(client) => {
             if let Err(status) = limits.check_rate(client, &mut request) {
-                return status_response(status);
+                return CallBody::refusal(status);
             }
             match limits.client_slot(client) {
                 Ok(slot) => Some(slot),
-                Err(status) => return status_response(status),
+                Err(status) => return CallBody::refusal(status),
             }
         }
         None => None,
     };
     let Ok(permit) = Arc::clone(&limits.in_flight).try_acquire_owned() else {
-        return status_response(Status::resource_exhausted(format!(
+        return CallBody::refusal(Status::resource_exhausted(format!(
             "the server is at its limit of {} calls in flight; try again shortly",
             limits.max_in_flight
         )));
     };
     // The call keeps its slots until its response ends (streams included).
-    next(request)
-        .await
-        .map(|body| body::holding(body, (permit, client_slot)))
+    let mut response = next(request).await;
+    response.body_mut().hold(Slots {
+        _all: permit,
+        _client: client_slot,
+    });
+    response
+}
+
+/// A call's slots: one of the server's and one of its client's, released when dropped.
+#[derive(Debug)]
+pub struct Slots {
+    _all: OwnedSemaphorePermit,
+    _client: Option<ClientSlot>,
 }

@@ -21,16 +21,13 @@ use std::{
     time::Duration,
 };
 
-use axum::{body::Body, extract::Request, response::Response};
+use axum::{body::Body, extract::Request};
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::{
-    body::status_response,
-    deadline::{Check, Cutoff},
-};
+use super::body::{CallBody, CallResponse, Check};
 
 /// The limits, and the methods exempt from them.
 #[derive(Debug, Clone)]
@@ -45,8 +42,8 @@ pub struct CallTime {
 pub async fn enforce(
     limits: &CallTime,
     request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     if limits.live.contains(request.uri().path()) {
         return next(request).await;
     }
@@ -72,17 +69,24 @@ pub async fn enforce(
     tokio::pin!(run);
     // Until the handler answers (a unary call waits for its whole request first).
     let mut at = first;
-    let response = loop {
+    let mut response = loop {
         tokio::select! {
+            // The handler first: a call that answers at once never sets the timer.
+            biased;
             response = &mut run => break response,
             () = tokio::time::sleep_until(at) => match watch.check() {
                 Check::Later(later) => at = later,
-                Check::Now(status) => return status_response(status),
+                Check::Now(status) => return CallBody::refusal(status),
                 Check::Never => break run.await,
             },
         }
     };
-    response.map(|body| Cutoff::body(body, at, move || watch.check()))
+    // A request already over (a unary call's, by the time it answers) has nothing left to
+    // watch.
+    if !watch.progress.ended.load(Ordering::Relaxed) {
+        response.body_mut().end_when(watch, at);
+    }
+    response
 }
 
 /// How far the request stream has come.
@@ -102,15 +106,17 @@ impl Progress {
     }
 }
 
+/// Whether a call's request has stalled or run too long: asked by the call's body
+/// ([`CallBody::end_when`]) when its timer fires.
 #[derive(Debug)]
-struct Watch {
+pub struct Watch {
     progress: Arc<Progress>,
     idle: Duration,
     max: Duration,
 }
 
 impl Watch {
-    fn check(&self) -> Check {
+    pub fn check(&self) -> Check {
         let progress = &self.progress;
         if progress.ended.load(Ordering::Relaxed) {
             return Check::Never;

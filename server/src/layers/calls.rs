@@ -17,18 +17,21 @@
 //! 7. the oversized-message status (tonic's OUT_OF_RANGE made RESOURCE_EXHAUSTED).
 //!
 //! All of them inside tonic-web (`app.rs`), so their statuses are framed for gRPC-Web
-//! clients too.
+//! clients too. What the steps after the first add to the response body (the access
+//! log's record, the slots, the time limits, the status rewrite) goes into one
+//! [`CallBody`], boxed once.
 
 use std::sync::Arc;
 
 use axum::{
+    body::Body,
     extract::{Request, State},
     middleware::Next,
     response::Response,
 };
 
 use super::{
-    access_log, auth, auth::Auth, call_limits, call_limits::CallLimits, call_time,
+    access_log, auth, auth::Auth, body::CallBody, call_limits, call_limits::CallLimits, call_time,
     call_time::CallTime, content_type, deadline, message_limits,
 };
 use crate::ops::metrics::Metrics;
@@ -52,7 +55,7 @@ pub async fn run(State(steps): State<Arc<Steps>>, request: Request, next: Next) 
                     call_time::enforce(&steps.time, request, async |request| {
                         deadline::enforce(request, async |request| {
                             message_limits::resource_exhausted(request, async |request| {
-                                next.run(request).await
+                                CallBody::response(next.run(request).await)
                             })
                             .await
                         })
@@ -65,6 +68,8 @@ pub async fn run(State(steps): State<Arc<Steps>>, request: Request, next: Next) 
             .await
         })
         .await
+        // One boxed body for the whole call ([`CallBody`]).
+        .map(Body::new)
     })
     .await
 }

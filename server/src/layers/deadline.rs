@@ -5,18 +5,13 @@
 //! dropped on the spot, which drops the handler's stream: its work stops with it. (tonic's
 //! own server does only the first half, and only under `tonic::transport::Server`.)
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::time::Duration;
 
-use axum::{body::Body, extract::Request, response::Response};
-use bytes::Bytes;
-use http::HeaderMap;
-use http_body::Frame;
-use tokio::time::{Instant, Sleep};
+use axum::extract::Request;
+use tokio::time::Instant;
 use tonic::Status;
+
+use super::body::{CallBody, CallResponse};
 
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 #[cfg(test)]
@@ -37,8 +32,8 @@ impl Deadline {
 /// A step of every call (`layers::calls`) that applies the request's `grpc-timeout`.
 pub async fn enforce(
     mut request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     let Some(timeout) = request
         .headers()
         .get(GRPC_TIMEOUT)
@@ -48,12 +43,12 @@ pub async fn enforce(
     };
     let deadline = Instant::now() + timeout;
     request.extensions_mut().insert(Deadline(deadline));
-    let exceeded = || Status::deadline_exceeded("deadline exceeded");
     match tokio::time::timeout_at(deadline, next(request)).await {
-        Ok(response) => {
-            response.map(|body| Cutoff::body(body, deadline, move || Check::Now(exceeded())))
+        Ok(mut response) => {
+            response.body_mut().end_at_deadline(deadline);
+            response
         }
-        Err(_) => super::body::status_response(exceeded()),
+        Err(_) => CallBody::refusal(Status::deadline_exceeded("deadline exceeded")),
     }
 }
 
@@ -76,86 +71,11 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-/// What a [`Cutoff`]'s timer finds when it fires.
-#[derive(Debug)]
-pub enum Check {
-    /// Not yet: look again then.
-    Later(Instant),
-    /// End the call now, with this status.
-    Now(Status),
-    /// Never: the body runs to its own end.
-    Never,
-}
-
-/// A response body that ends the call with a status of its own when its timer fires and
-/// `check` says so: at the deadline, or when the client's request stream stalls.
-///
-/// Written by hand, unlike the other pass-through bodies (`body.rs`): it polls a timer
-/// beside the inner body, and when it cuts drops the inner body (the handler's stream: its
-/// work stops) and yields trailers of its own, which no `http_body_util` combinator does.
-pub struct Cutoff<F> {
-    /// `None` once cut: the handler's stream is already dropped.
-    inner: Option<Body>,
-    /// `None` once `check` said never.
-    timer: Option<Pin<Box<Sleep>>>,
-    check: F,
-}
-
-impl<F: FnMut() -> Check + Send + Unpin + 'static> Cutoff<F> {
-    /// `body`, checked with `check` first at `at`.
-    pub fn body(body: Body, at: Instant, check: F) -> Body {
-        Body::new(Self {
-            inner: Some(body),
-            timer: Some(Box::pin(tokio::time::sleep_until(at))),
-            check,
-        })
-    }
-}
-
-impl<F: FnMut() -> Check + Send + Unpin + 'static> http_body::Body for Cutoff<F> {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if let Poll::Ready(frame) = Pin::new(inner).poll_frame(cx) {
-            return Poll::Ready(frame);
-        }
-        while let Some(timer) = this.timer.as_mut() {
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            match (this.check)() {
-                Check::Later(at) => timer.as_mut().reset(at),
-                Check::Never => this.timer = None,
-                Check::Now(status) => {
-                    this.inner = None;
-                    let mut trailers = HeaderMap::new();
-                    // A status's own code and message always make valid headers.
-                    let _ = status.add_header(&mut trailers);
-                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-                }
-            }
-        }
-        Poll::Pending
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::{Router, middleware, routing::post};
+    use axum::{Router, body::Body, middleware, response::Response, routing::post};
+    use bytes::Bytes;
+    use http_body::Body as _;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -187,8 +107,12 @@ mod tests {
                 }),
             )
             .layer(middleware::from_fn(
-                |request: Request, next: middleware::Next| {
-                    enforce(request, async |request| next.run(request).await)
+                |request: Request, next: middleware::Next| async move {
+                    enforce(request, async |request| {
+                        CallBody::response(next.run(request).await)
+                    })
+                    .await
+                    .map(Body::new)
                 },
             ))
     }
@@ -232,52 +156,14 @@ mod tests {
     async fn a_body_still_streaming_at_the_deadline_ends_with_deadline_exceeded() {
         let never_ending =
             Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
-        let mut body = Cutoff {
-            inner: Some(never_ending),
-            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(2)))),
-            check: || Check::Now(Status::deadline_exceeded("deadline exceeded")),
-        };
+        let mut body = CallBody::response(Response::new(never_ending)).into_body();
+        let started = Instant::now();
+        body.end_at_deadline(started + Duration::from_secs(2));
         let frame = body.frame().await.expect("a frame").expect("no error");
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
         let trailers = frame.into_trailers().expect("trailers");
         assert_eq!(trailers["grpc-status"], DEADLINE_EXCEEDED);
-        assert!(body.inner.is_none(), "the inner body is dropped");
+        assert!(body.is_end_stream(), "the inner body is dropped");
         assert!(body.frame().await.is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_cutoff_looks_again_when_told_later_and_stops_when_told_never() {
-        let started = Instant::now();
-        let mut looks = 0;
-        let never_ending =
-            || Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
-        let mut body = Cutoff {
-            inner: Some(never_ending()),
-            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(1)))),
-            check: move || {
-                looks += 1;
-                if looks < 3 {
-                    Check::Later(Instant::now() + Duration::from_secs(1))
-                } else {
-                    Check::Now(Status::cancelled("enough"))
-                }
-            },
-        };
-        let trailers = body
-            .frame()
-            .await
-            .expect("a frame")
-            .expect("ok")
-            .into_trailers();
-        assert_eq!(trailers.expect("trailers")["grpc-status"], "1");
-        assert_eq!(started.elapsed(), Duration::from_secs(3));
-
-        let mut forever = Cutoff {
-            inner: Some(never_ending()),
-            timer: Some(Box::pin(tokio::time::sleep(Duration::from_secs(1)))),
-            check: || Check::Never,
-        };
-        let polled = tokio::time::timeout(Duration::from_secs(60), forever.frame()).await;
-        assert!(polled.is_err(), "still running after the check said never");
-        assert!(forever.inner.is_some());
     }
 }

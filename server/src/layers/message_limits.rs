@@ -9,10 +9,10 @@
 //! send real oversized messages through tonic both ways: if a tonic upgrade rewords the
 //! message, they fail with OUT_OF_RANGE instead of passing quietly.
 
-use axum::{extract::Request, response::Response};
+use axum::extract::Request;
 use http::{HeaderMap, HeaderValue};
 
-use super::body;
+use super::body::CallResponse;
 
 const OUT_OF_RANGE: &[u8] = b"11";
 const RESOURCE_EXHAUSTED: &str = "8";
@@ -25,17 +25,12 @@ const TONIC_TOO_LARGE: [&str; 2] = [
 /// A step of every call (`layers::calls`).
 pub async fn resource_exhausted(
     request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
-) -> Response {
+    next: impl AsyncFnOnce(Request) -> CallResponse,
+) -> CallResponse {
     let mut response = next(request).await;
     rewrite(response.headers_mut());
-    response.map(|body| {
-        body::on_frame(body, |frame| {
-            if let Some(trailers) = frame.trailers_mut() {
-                rewrite(trailers);
-            }
-        })
-    })
+    response.body_mut().rewrite_trailers(rewrite);
+    response
 }
 
 /// Turns tonic's OUT_OF_RANGE for an oversized message into RESOURCE_EXHAUSTED.

@@ -1,10 +1,13 @@
 //! Process signals that start a graceful shutdown, and the stream adapter that ends open
 //! server streams when it starts.
 
-use std::pin::Pin;
+use std::{
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
 
-use futures_util::{Stream, StreamExt, stream};
-use tokio_util::sync::CancellationToken;
+use futures_util::Stream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
 use crate::error::ApiError;
@@ -52,24 +55,50 @@ where
     T: Send + 'static,
     S: Stream<Item = Result<T, Status>> + Send + 'static,
 {
-    let items = Box::pin(items);
-    Box::pin(stream::unfold(
-        Some((items, shutdown)),
-        |state| async move {
-            let (mut items, shutdown) = state?;
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => Some((Err(ApiError::ShuttingDown.into()), None)),
-                item = items.next() => item.map(|item| (item, Some((items, shutdown)))),
-            }
-        },
-    ))
+    Box::pin(UntilShutdown {
+        items: Some(Box::pin(items)),
+        cancelled: Box::pin(shutdown.cancelled_owned()),
+    })
+}
+
+/// [`until_shutdown`]'s stream. A hand-written `Stream` rather than `unfold` + `select!`:
+/// those made a new `cancelled()` future for every item, which took and released a place
+/// in the token's waiter list (one list shared by every open stream, behind one lock) per
+/// message; this one waits in the list once, for the stream's life (issue 14, the live
+/// fan-out's profile).
+struct UntilShutdown<T> {
+    /// `None` once the stream is over.
+    items: Option<ResponseStream<T>>,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<T> Stream for UntilShutdown<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(items) = this.items.as_mut() else {
+            return Poll::Ready(None);
+        };
+        // Shutdown first: a stream that always has an item ready still ends.
+        if this.cancelled.as_mut().poll(cx).is_ready() {
+            this.items = None;
+            return Poll::Ready(Some(Err(ApiError::ShuttingDown.into())));
+        }
+        let item = ready!(items.as_mut().poll_next(cx));
+        if item.is_none() {
+            this.items = None;
+        }
+        Poll::Ready(item)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use futures_util::{StreamExt, stream};
     use tonic::Code;
+
+    use super::*;
 
     #[tokio::test]
     async fn passes_items_until_cancelled_then_ends_with_unavailable() {
@@ -97,6 +126,17 @@ mod tests {
         let mut stream = until_shutdown(stream::iter([Ok(1), Ok(2)]), CancellationToken::new());
         assert_eq!(stream.next().await.expect("1").expect("ok"), 1);
         assert_eq!(stream.next().await.expect("2").expect("ok"), 2);
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_never_waits_still_ends_at_shutdown() {
+        let token = CancellationToken::new();
+        let mut stream = until_shutdown(stream::repeat_with(|| Ok(7)), token.clone());
+        assert_eq!(stream.next().await.expect("7").expect("ok"), 7);
+        token.cancel();
+        let last = stream.next().await.expect("final status");
+        assert_eq!(last.expect_err("an error").code(), Code::Unavailable);
         assert!(stream.next().await.is_none());
     }
 }

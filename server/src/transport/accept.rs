@@ -30,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::transport::unread_body::DrainOnDrop;
+use crate::transport::{coalesce::Coalesce, unread_body::DrainOnDrop};
 
 /// The limits of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +119,8 @@ pub async fn serve(
                     }
                 }
             };
+            // Each response's writes gathered until h2 (or h1) flushes: `coalesce.rs`.
+            let io = Coalesce::new(io);
             drive(&builder, io, service, &closing, &activity, limits, peer).await;
         });
     };

@@ -1,15 +1,24 @@
 //! `weather.v1.WeatherService`: catalog search, current conditions, forecasts, live updates.
 
-use std::{collections::HashSet, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
 
 use chrono::{Offset, TimeZone, Utc};
-use futures_util::{Stream, stream};
+use futures_util::Stream;
 use proto::weather::v1::{
     self as pb, ConditionsUpdate, CurrentConditions, GetCurrentConditionsRequest,
     GetForecastRequest, Heartbeat, SearchCitiesRequest, SearchCitiesResponse,
     WatchConditionsRequest, WatchEvent, WatchRequest, watch_event, weather_service_server,
 };
-use tokio::{sync::watch, time::Instant};
+use tokio::{
+    sync::watch,
+    time::{Instant, Sleep},
+};
 use tokio_stream::{StreamExt, StreamMap, wrappers::WatchStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -213,21 +222,54 @@ fn with_heartbeats(
     updates: impl Stream<Item = ConditionsUpdate> + Send + Unpin + 'static,
     every: Duration,
 ) -> Pin<Box<dyn Stream<Item = WatchEvent> + Send>> {
-    Box::pin(stream::unfold(
-        (updates, Instant::now() + every),
-        move |(mut updates, quiet_until)| async move {
-            let event = tokio::select! {
-                update = updates.next() => watch_event::Event::Update(update?),
-                () = tokio::time::sleep_until(quiet_until) => watch_event::Event::Heartbeat(Heartbeat {
+    Box::pin(Heartbeats {
+        updates,
+        every,
+        last: Instant::now(),
+        timer: Box::pin(tokio::time::sleep(every)),
+    })
+}
+
+/// [`with_heartbeats`]'s stream. Written by hand rather than with `unfold` + `select!`, so
+/// the timer is not made anew for every update: it stays set, and when it fires early
+/// (updates came meanwhile) moves to `every` after the last one. A timer made and dropped
+/// per message was two operations on the runtime's timer wheel for each update of each
+/// subscriber (issue 14, the live fan-out's profile).
+struct Heartbeats<S> {
+    updates: S,
+    every: Duration,
+    /// When the last event (update or heartbeat) went out.
+    last: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<S: Stream<Item = ConditionsUpdate> + Unpin> Stream for Heartbeats<S> {
+    type Item = WatchEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+        let this = self.get_mut();
+        if let Poll::Ready(update) = Pin::new(&mut this.updates).poll_next(cx) {
+            this.last = Instant::now();
+            return Poll::Ready(update.map(|update| WatchEvent {
+                event: Some(watch_event::Event::Update(update)),
+            }));
+        }
+        loop {
+            ready!(this.timer.as_mut().poll(cx));
+            let (due, now) = (this.last + this.every, Instant::now());
+            if now < due {
+                this.timer.as_mut().reset(due);
+                continue;
+            }
+            this.last = now;
+            this.timer.as_mut().reset(now + this.every);
+            return Poll::Ready(Some(WatchEvent {
+                event: Some(watch_event::Event::Heartbeat(Heartbeat {
                     sent_at: Some(timestamp(Utc::now())),
-                }),
-            };
-            Some((
-                WatchEvent { event: Some(event) },
-                (updates, Instant::now() + every),
-            ))
-        },
-    ))
+                })),
+            }));
+        }
+    }
 }
 
 fn city_to_proto(city: &City) -> pb::City {
@@ -313,5 +355,44 @@ fn sky_to_proto(sky: Sky) -> pb::Sky {
         Sky::Rain => pb::Sky::Rain,
         Sky::Thunderstorm => pb::Sky::Thunderstorm,
         Sky::Snow => pb::Sky::Snow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::UnboundedReceiverStream;
+
+    use super::*;
+
+    fn is_heartbeat(event: &WatchEvent) -> bool {
+        matches!(event.event, Some(watch_event::Event::Heartbeat(_)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_come_only_after_a_quiet_interval() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut events = with_heartbeats(UnboundedReceiverStream::new(rx), Duration::from_secs(1));
+        let started = Instant::now();
+        // Updates every 0.6 s for 3 s: the timer fires in between, and no heartbeat goes out.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            tx.send(ConditionsUpdate::default()).expect("open");
+            let event = events.next().await.expect("an event");
+            assert!(!is_heartbeat(&event), "{event:?}");
+        }
+        // Then quiet: a heartbeat a second after the last update, and every second after.
+        let last = Instant::now();
+        for beat in 1..=2 {
+            let event = events.next().await.expect("an event");
+            assert!(is_heartbeat(&event), "{event:?}");
+            assert_eq!(Instant::now() - last, Duration::from_secs(beat));
+        }
+        assert_eq!(last - started, Duration::from_secs(3));
+        drop(tx);
+        assert!(
+            events.next().await.is_none(),
+            "the stream ends with its updates"
+        );
     }
 }
