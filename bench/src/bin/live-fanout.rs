@@ -144,6 +144,7 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
 
     let loaded_rss = rss_bytes(pid)?;
     let cpu_before = cpu_ticks(pid)?;
+    let own_cpu_before = cpu_ticks(std::process::id())?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let window = tokio::time::sleep(args.duration);
     tokio::pin!(window);
@@ -157,11 +158,15 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
         }
     }
     let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / clock_ticks_per_second() as f64;
+    // The tool's own share: it runs on the same cores, and its work is in the latency.
+    let own_cpu = (cpu_ticks(std::process::id())? - own_cpu_before) as f64
+        / clock_ticks_per_second() as f64;
     let end_rss = rss_bytes(pid)?;
 
     let per_subscriber = (loaded_rss.max(end_rss) - baseline_rss) as f64 / args.subscribers as f64;
     let ms = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
     let cpu_percent = 100.0 * cpu / args.duration.as_secs_f64();
+    let own_cpu_percent = 100.0 * own_cpu / args.duration.as_secs_f64();
     println!(
         "server memory: {:.1} MiB before, {:.1} MiB with subscribers: {:.1} KiB per subscriber",
         baseline_rss as f64 / 1048576.0,
@@ -181,6 +186,7 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
         histogram.max() as f64 / 1000.0
     );
     println!("server CPU: {cpu_percent:.1}% of one core");
+    println!("this tool's CPU (the subscribers): {own_cpu_percent:.1}% of one core");
     if args.json {
         println!(
             "{}",
@@ -196,6 +202,7 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
                 "updates": histogram.len(),
                 "latency_ms": { "p50": ms(0.5), "p99": ms(0.99), "max": histogram.max() as f64 / 1000.0 },
                 "server_cpu_percent": cpu_percent,
+                "tool_cpu_percent": own_cpu_percent,
             })
         );
     }
