@@ -159,8 +159,8 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
     }
     let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / clock_ticks_per_second() as f64;
     // The tool's own share: it runs on the same cores, and its work is in the latency.
-    let own_cpu = (cpu_ticks(std::process::id())? - own_cpu_before) as f64
-        / clock_ticks_per_second() as f64;
+    let own_cpu =
+        (cpu_ticks(std::process::id())? - own_cpu_before) as f64 / clock_ticks_per_second() as f64;
     let end_rss = rss_bytes(pid)?;
 
     let per_subscriber = (loaded_rss.max(end_rss) - baseline_rss) as f64 / args.subscribers as f64;

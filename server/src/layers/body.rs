@@ -253,3 +253,42 @@ pub fn holding<G: Send + 'static>(body: Body, guard: G) -> Body {
         let _ = &guard;
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::HeaderValue;
+    use http_body_util::StreamBody;
+
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_over_and_exactly_empty() {
+        let body = CallBody::refusal(Status::unavailable("not now")).into_body();
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn trailers_are_rewritten_as_they_pass() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("11"));
+        let frames = futures_util::stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"message"))),
+            Ok(Frame::trailers(trailers)),
+        ]);
+        let mut body =
+            CallBody::response(Response::new(Body::new(StreamBody::new(frames)))).into_body();
+        body.rewrite_trailers(|trailers| {
+            trailers.insert("grpc-status", HeaderValue::from_static("8"));
+        });
+        let data = body.frame().await.expect("data").expect("ok");
+        assert_eq!(data.into_data().expect("data"), "message");
+        let trailers = body.frame().await.expect("trailers").expect("ok");
+        assert_eq!(
+            trailers.into_trailers().expect("trailers")["grpc-status"],
+            "8"
+        );
+    }
+}

@@ -22,6 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Writes larger than this go straight through (a large download's chunks), and gathered
 /// bytes are sent once they reach it.
 const GATHER_LIMIT: usize = 64 * 1024;
+/// The buffer a connection keeps between flushes: one that grew past this (a large answer)
+/// is freed once sent, so an idle connection holds no more than this.
+const KEEP: usize = 16 * 1024;
 
 /// `io`, with its writes gathered until a flush.
 #[derive(Debug)]
@@ -56,6 +59,9 @@ impl<IO: AsyncWrite + Unpin> Coalesce<IO> {
             self.sent += n;
         }
         self.gathered.clear();
+        if self.gathered.capacity() > KEEP {
+            self.gathered = Vec::new();
+        }
         self.sent = 0;
         self.yielded = false;
         Poll::Ready(Ok(()))
@@ -171,6 +177,58 @@ mod tests {
         far.read_exact(&mut got).await.expect("all of it, in order");
         assert_eq!(&got[..4], b"head");
         assert!(got[4..].iter().all(|&b| b == 7));
+    }
+
+    #[tokio::test]
+    async fn a_connection_keeps_no_large_buffer_once_it_is_sent() {
+        let (near, mut far) = tokio::io::duplex(1 << 20);
+        let mut near = Coalesce::new(near);
+        let answer = vec![1; GATHER_LIMIT - 1];
+        near.write_all(&answer).await.expect("write");
+        assert!(near.gathered.capacity() > KEEP);
+        near.flush().await.expect("flush");
+        assert!(
+            near.gathered.capacity() <= KEEP,
+            "{}",
+            near.gathered.capacity()
+        );
+        let mut got = vec![0; answer.len()];
+        far.read_exact(&mut got).await.expect("read");
+        assert_eq!(got, answer);
+    }
+
+    #[tokio::test]
+    async fn a_flush_yields_once_then_sends() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let count = std::sync::Arc::new(Count(0.into()));
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let (near, mut far) = tokio::io::duplex(1 << 20);
+        let mut near = Coalesce::new(near);
+        near.write_all(b"message").await.expect("write");
+        let mut flush = |near: &mut Coalesce<_>| Pin::new(near).poll_flush(&mut cx);
+        assert!(flush(&mut near).is_pending(), "the first flush gives way");
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "and asks to run again"
+        );
+        assert!(
+            matches!(flush(&mut near), Poll::Ready(Ok(()))),
+            "the second sends"
+        );
+        let mut got = [0; 7];
+        far.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"message");
+        assert!(
+            matches!(flush(&mut near), Poll::Ready(Ok(()))),
+            "nothing gathered: at once"
+        );
     }
 
     #[tokio::test]
