@@ -2,8 +2,10 @@
 # Unary throughput of our server beside three others, in one run, on this machine:
 # a bare hyper server (bench/src/bin/bare-hyper.rs: one fixed, valid reply; the ceiling),
 # plain tonic + tonic-web (bench/src/bin/plain-tonic.rs: tonic's example, nothing else) and
-# the seeds' Python server (native gRPC only). Each server runs alone, pinned to core 0;
-# the load tool is pinned to core 1. `demo.MyService/Predict`, prompt "world":
+# the seeds' Python server (native gRPC only). All four are started first, each pinned to
+# core 0, and loaded one at a time (the others idle) from core 1. Runs are interleaved
+# (run 1 of every server, then run 2, ...), so a slow minute on this shared machine falls
+# on all of them rather than on one. `demo.MyService/Predict`, prompt "world":
 #   native gRPC, h2c:    h2load -c16 -m16
 #   gRPC-Web, h2c:       h2load -c16 -m16 (content-type application/grpc-web+proto)
 #   gRPC-Web, HTTP/1.1:  wrk -c64 (one thread)
@@ -22,12 +24,13 @@ seconds=${1:-10}
 runs=${2:-2}
 python=target/seed-venv/bin/python
 work=$(mktemp -d)
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  server_pid=
+pids=()
+declare -A addr
+stop_servers() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  pids=()
 }
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'stop_servers; rm -rf "$work"' EXIT
 
 # PredictRequest { prompt: "world" }, length-prefixed.
 printf '\x00\x00\x00\x00\x07\x0a\x05world' >"$work/predict.bin"
@@ -42,7 +45,8 @@ LUA
 start_server() { # name command...
   local name=$1; shift
   taskset -c 0 "$@" >"$work/$name.out" 2>"$work/$name.log" &
-  server_pid=$!
+  pids+=($!)
+  address=
   for _ in $(seq 200); do
     address=$(grep -h -m1 -o 'listening on [^ ]*' "$work/$name.out" "$work/$name.log" 2>/dev/null | head -1 | cut -d' ' -f3 || true)
     [ -n "$address" ] && break
@@ -57,6 +61,7 @@ start_server() { # name command...
       --call predict --concurrency 4 --duration 1s --json | tail -1)
     case "$result" in *'"errors":{}'*) ;; *) echo "$name over $transport: $result" >&2; exit 1 ;; esac
   done
+  addr[$name]=$address
 }
 
 h2() { # content-type
@@ -69,38 +74,37 @@ h1() {
     | awk '/^Requests\/sec/ { print $2 }'
 }
 
-declare -A sum
-measure() { # name label kind
-  local total=0 value
-  for run in $(seq "$runs"); do
-    case $3 in
-      grpc) value=$(h2 application/grpc) ;;
-      web-h2) value=$(h2 application/grpc-web+proto) ;;
-      web-h1) value=$(h1) ;;
-    esac
-    printf '%-14s %-24s run %d: %10.0f req/s\n' "$1" "$2" "$run" "$value"
-    total=$(echo "$total + $value" | bc -l)
-  done
-  sum[$1/$3]=$(echo "$total / $runs" | bc -l)
-}
-
-for name in ${SERVERS:-bare-hyper plain-tonic ours seeds}; do
+servers=${SERVERS:-bare-hyper plain-tonic ours seeds}
+for name in $servers; do
   case $name in
     bare-hyper) start_server "$name" target/release/bare-hyper --listen 127.0.0.1:0 ;;
     plain-tonic) start_server "$name" target/release/plain-tonic --listen 127.0.0.1:0 ;;
     ours) start_server "$name" target/release/server --listen 127.0.0.1:0 ;;
     seeds) start_server "$name" "$python" tests/seeds/seed_server.py ;;
   esac
-  measure "$name" "native gRPC, h2c" grpc
-  if [ "$name" != seeds ]; then
-    measure "$name" "gRPC-Web, h2c" web-h2
-    measure "$name" "gRPC-Web, HTTP/1.1" web-h1
-  fi
-  if [ "$name" = ours ]; then
-    echo "ours: $(grep -c 'demo.MyService/Predict' "$work/ours.log") access-log lines written"
-  fi
-  stop_server
 done
+
+declare -A sum
+declare -A label=([grpc]="native gRPC, h2c" [web-h2]="gRPC-Web, h2c" [web-h1]="gRPC-Web, HTTP/1.1")
+for run in $(seq "$runs"); do
+  for kind in grpc web-h2 web-h1; do
+    for name in $servers; do
+      [ "$name" = seeds ] && [ "$kind" != grpc ] && continue
+      address=${addr[$name]}
+      case $kind in
+        grpc) value=$(h2 application/grpc) ;;
+        web-h2) value=$(h2 application/grpc-web+proto) ;;
+        web-h1) value=$(h1) ;;
+      esac
+      printf '%-14s %-24s run %d: %10.0f req/s\n' "$name" "${label[$kind]}" "$run" "$value"
+      sum[$name/$kind]=$(echo "${sum[$name/$kind]:-0} + $value / $runs" | bc -l)
+    done
+  done
+done
+case " $servers " in
+  *" ours "*) echo "ours: $(grep -c 'demo.MyService/Predict' "$work/ours.log") access-log lines written" ;;
+esac
+stop_servers
 
 [ -n "${SERVERS:-}" ] && exit 0
 ratio() { printf '%-48s %6.1f %%\n' "$1" "$(echo "100 * $2 / $3" | bc -l)"; }
