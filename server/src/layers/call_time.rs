@@ -83,7 +83,7 @@ pub async fn enforce(
     };
     // A request already over (a unary call's, by the time it answers) has nothing left to
     // watch.
-    if !watch.progress.ended.load(Ordering::Relaxed) {
+    if !watch.request_over() {
         response.body_mut().end_when(watch, at);
     }
     response
@@ -116,11 +116,16 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// The client has closed its side: nothing here applies any more.
+    fn request_over(&self) -> bool {
+        self.progress.ended.load(Ordering::Relaxed)
+    }
+
     pub fn check(&self) -> Check {
-        let progress = &self.progress;
-        if progress.ended.load(Ordering::Relaxed) {
+        if self.request_over() {
             return Check::Never;
         }
+        let progress = &self.progress;
         let last =
             progress.started + Duration::from_millis(progress.last_ms.load(Ordering::Relaxed));
         let (idle_end, max_end) = (last + self.idle, progress.started + self.max);
