@@ -24,5 +24,5 @@ pub mod weather;
 
 pub use app::{App, BuildError};
 pub use config::Config;
-pub use ops::{shutdown::signal as shutdown_signal, traces};
+pub use ops::{logs, shutdown::signal as shutdown_signal, traces};
 pub use transport::{static_files::has_embedded_frontend, tls::dev_certificate};

@@ -10,7 +10,12 @@ use std::{
 };
 
 use clap::Parser;
-use server::{App, Config, config::LogFormat, traces};
+use server::{
+    App, Config,
+    config::LogFormat,
+    logs::{Lines, Rfc3339Micros},
+    traces,
+};
 use tokio::net::TcpListener;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 
@@ -63,11 +68,14 @@ async fn main() -> ExitCode {
         .with_writer(writer);
     match config.log_format {
         LogFormat::Human => install(
-            logs.with_ansi(std::io::stderr().is_terminal()).finish(),
+            logs.with_ansi(std::io::stderr().is_terminal())
+                .event_format(Lines::new(Rfc3339Micros))
+                .finish(),
             exporter.as_ref(),
         ),
         LogFormat::Json => install(
             logs.json()
+                .with_timer(Rfc3339Micros)
                 .with_current_span(true)
                 .with_span_list(false)
                 .finish(),

@@ -26,8 +26,12 @@ use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::body::{self, CallResponse};
+use super::{
+    body::{self, CallResponse},
+    names,
+};
 use crate::ops::{
+    logs,
     metrics::{CallGauge, Metrics},
     traces,
 };
@@ -61,11 +65,13 @@ pub async fn log_call(
 ) -> CallResponse {
     let request_id = request
         .headers()
-        .get(REQUEST_ID)
+        .get(names::REQUEST_ID)
         .filter(|value| is_sane(value))
         .cloned()
         .unwrap_or_else(new_request_id);
-    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+    request
+        .headers_mut()
+        .insert(names::REQUEST_ID, request_id.clone());
 
     // Shared with the request (reference-counted bytes), not copied: a call's log and
     // metrics cost as little as they can (issue 14).
@@ -95,13 +101,14 @@ pub async fn log_call(
         request_id: request_id.clone(),
         timeout_ms: request
             .headers()
-            .get("grpc-timeout")
+            .get(names::GRPC_TIMEOUT)
             .and_then(|value| super::deadline::parse_grpc_timeout(value.to_str().ok()?))
             .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
         // gRPC-Web clients name themselves in `x-user-agent` (a page cannot set the other).
-        agent: ["x-user-agent", "user-agent"]
-            .iter()
-            .find_map(|name| request.headers().get(*name))
+        agent: request
+            .headers()
+            .get(names::X_USER_AGENT)
+            .or_else(|| request.headers().get(http::header::USER_AGENT))
             .cloned(),
         transport: request
             .extensions()
@@ -144,7 +151,7 @@ pub async fn log_call(
         call: Some(call),
     };
     let mut response = next(request).instrument(span).await;
-    response.headers_mut().insert(REQUEST_ID, request_id);
+    response.headers_mut().insert(names::REQUEST_ID, request_id);
 
     // A trailers-only response (errors, mostly) has its status in the headers already.
     ending.code = grpc_status(response.headers());
@@ -169,7 +176,12 @@ fn text(value: &HeaderValue) -> &str {
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
-    let code: i32 = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+    let code: i32 = headers
+        .get(names::GRPC_STATUS)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
     Some(tonic::Code::from_i32(code))
 }
 
@@ -206,7 +218,7 @@ impl Call {
             self.response_bytes,
         );
         tracing::info!(
-            target: "access",
+            target: logs::ACCESS,
             method = %self.method.path(),
             code = %code,
             duration_ms = seconds * 1000.0,

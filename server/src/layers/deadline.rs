@@ -11,9 +11,11 @@ use axum::extract::Request;
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::body::{CallBody, CallResponse};
+use super::{
+    body::{CallBody, CallResponse},
+    names::GRPC_TIMEOUT,
+};
 
-const GRPC_TIMEOUT: &str = "grpc-timeout";
 #[cfg(test)]
 const DEADLINE_EXCEEDED: &str = "4";
 

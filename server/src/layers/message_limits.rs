@@ -12,7 +12,10 @@
 use axum::extract::Request;
 use http::{HeaderMap, HeaderValue};
 
-use super::body::CallResponse;
+use super::{
+    body::CallResponse,
+    names::{GRPC_MESSAGE, GRPC_STATUS},
+};
 
 const OUT_OF_RANGE: &[u8] = b"11";
 const RESOURCE_EXHAUSTED: &str = "8";
@@ -35,9 +38,9 @@ pub async fn resource_exhausted(
 
 /// Turns tonic's OUT_OF_RANGE for an oversized message into RESOURCE_EXHAUSTED.
 fn rewrite(headers: &mut HeaderMap) {
-    let too_large = headers.get("grpc-status").map(HeaderValue::as_bytes) == Some(OUT_OF_RANGE)
+    let too_large = headers.get(GRPC_STATUS).map(HeaderValue::as_bytes) == Some(OUT_OF_RANGE)
         && headers
-            .get("grpc-message")
+            .get(GRPC_MESSAGE)
             .and_then(|message| message.to_str().ok())
             .is_some_and(|message| {
                 let message = percent_decoded_prefix(message);
@@ -46,7 +49,7 @@ fn rewrite(headers: &mut HeaderMap) {
                     .any(|prefix| message.starts_with(prefix))
             });
     if too_large {
-        headers.insert("grpc-status", HeaderValue::from_static(RESOURCE_EXHAUSTED));
+        headers.insert(GRPC_STATUS, HeaderValue::from_static(RESOURCE_EXHAUSTED));
     }
 }
 

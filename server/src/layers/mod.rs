@@ -15,3 +15,4 @@ pub mod content_type;
 pub mod cors;
 pub mod deadline;
 pub mod message_limits;
+pub mod names;

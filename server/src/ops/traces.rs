@@ -95,7 +95,7 @@ pub fn adopt(span: &tracing::Span, headers: &HeaderMap) -> Option<String> {
         return (trace != opentelemetry::trace::TraceId::INVALID).then(|| trace.to_string());
     }
     headers
-        .get("traceparent")
+        .get(crate::layers::names::TRACEPARENT)
         .and_then(|value| caller_trace_id(value.as_bytes()))
 }
 
