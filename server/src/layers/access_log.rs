@@ -166,7 +166,9 @@ fn is_sane(value: &HeaderValue) -> bool {
 }
 
 fn new_request_id() -> HeaderValue {
-    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text).expect("a UUID is a valid header")
 }
 
 /// A header's text for the log (request ids are checked to be printable ASCII; an agent
