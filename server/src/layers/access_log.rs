@@ -63,12 +63,17 @@ pub async fn log_call(
     mut request: Request,
     next: impl AsyncFnOnce(Request) -> CallResponse,
 ) -> CallResponse {
-    let request_id = request
+    let mut request_id = request
         .headers()
         .get(names::REQUEST_ID)
         .filter(|value| is_sane(value))
         .cloned()
         .unwrap_or_else(new_request_id);
+    // Never indexed by HPACK: a value that is new on every call, put into the connection's
+    // header table, only pushes out the entries worth keeping, and each next call's id is
+    // compared with every id the table still holds (twice the cost of encoding tonic's
+    // own headers, by instructions: BENCHMARKS.md, "Log lines and header names").
+    request_id.set_sensitive(true);
     request
         .headers_mut()
         .insert(names::REQUEST_ID, request_id.clone());
@@ -291,6 +296,29 @@ impl Drop for Ending {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_request_id_is_never_indexed_whoever_made_it() {
+        let metrics = Metrics::new(&[], &[]);
+        for sent in [None, Some("trace-42")] {
+            let mut request = Request::new(axum::body::Body::empty());
+            if let Some(id) = sent {
+                request
+                    .headers_mut()
+                    .insert(REQUEST_ID, HeaderValue::from_static(id));
+            }
+            let response = log_call(&metrics, request, async |request| {
+                assert!(request.headers()[REQUEST_ID].is_sensitive());
+                body::CallBody::response(axum::response::Response::default())
+            })
+            .await;
+            let id = &response.headers()[REQUEST_ID];
+            assert!(id.is_sensitive(), "{sent:?}");
+            if let Some(sent) = sent {
+                assert_eq!(id, sent);
+            }
+        }
+    }
 
     #[test]
     fn only_sane_request_ids_are_kept() {
