@@ -13,7 +13,7 @@ use clap::Parser;
 use server::{
     App, Config,
     config::LogFormat,
-    logs::{Lines, Rfc3339Micros},
+    logs::{Fields, Lines, Rfc3339Micros},
     traces,
 };
 use tokio::net::TcpListener;
@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
     match config.log_format {
         LogFormat::Human => install(
             logs.with_ansi(std::io::stderr().is_terminal())
+                .fmt_fields(Fields::default())
                 .event_format(Lines::new(Rfc3339Micros))
                 .finish(),
             exporter.as_ref(),

@@ -7,10 +7,13 @@
 //!   text of the default `Full` format, without the ANSI styling calls that format makes
 //!   for every field name even when colours are off (2.7 %). Any other line, a line in
 //!   colour, and one inside a span are the default format's.
+//! - [`Fields`]: the same for fields with no message and no error, which are a span's
+//!   (each call's span formats its two fields when it starts); the others are the default
+//!   field formatter's, which escapes messages and lists an error's sources.
 //!
 //! Written by hand because tracing-subscriber has neither: its timers all format part by
-//! part, and its field formatters style every name. A test pins the access line to the
-//! default format's text.
+//! part, and its field formatters style every name. Tests pin every line to the default
+//! format's text.
 
 use std::{fmt, time::SystemTime};
 
@@ -19,9 +22,10 @@ use tracing::{
     field::{Field, Visit},
 };
 use tracing_subscriber::{
+    field::RecordFields,
     fmt::{
         FmtContext, FormatEvent, FormatFields,
-        format::{Format, Full, Writer},
+        format::{DefaultFields, Format, Full, Writer},
         time::FormatTime,
     },
     registry::LookupSpan,
@@ -96,6 +100,42 @@ where
     }
 }
 
+/// Fields as the default formatter writes them; without its styling calls when they have
+/// no message and no error and colours are off.
+#[derive(Debug, Default)]
+pub struct Fields(DefaultFields);
+
+impl<'w> FormatFields<'w> for Fields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut styled = NeedsDefault(false);
+        fields.record(&mut styled);
+        if styled.0 || writer.has_ansi_escapes() {
+            return self.0.format_fields(writer, fields);
+        }
+        let mut plain = PlainFields {
+            writer: &mut writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut plain);
+        plain.result
+    }
+}
+
+/// Whether fields have what only the default formatter writes right: a message (which it
+/// escapes) or an error (whose sources it lists).
+struct NeedsDefault(bool);
+
+impl Visit for NeedsDefault {
+    fn record_debug(&mut self, field: &Field, _: &dyn fmt::Debug) {
+        self.0 |= field.name() == "message";
+    }
+
+    fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
+        self.0 = true;
+    }
+}
+
 /// The default field visitor's text without its styling: the message as it is, then
 /// `name=value` with values in their `Debug` form, separated by spaces. (The access
 /// line's values are the server's own and printable: method, code, numbers, an address,
@@ -127,13 +167,13 @@ impl Visit for PlainFields<'_, '_> {
             self.result = self.writer.write_char(' ');
         }
         self.first = false;
-        self.result = self.result.and_then(|()| match name {
-            "message" => write!(self.writer, "{value:?}"),
-            name => write!(
-                self.writer,
-                "{}={value:?}",
-                name.strip_prefix("r#").unwrap_or(name)
-            ),
+        self.result = self.result.and_then(|()| {
+            if name != "message" {
+                self.writer
+                    .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+                self.writer.write_char('=')?;
+            }
+            write!(self.writer, "{value:?}")
         });
     }
 }
@@ -202,22 +242,36 @@ mod tests {
         tracing::info_span!("call", request_id = %"abc").in_scope(|| {
             tracing::info!(target: "access", code = %"OK", "call");
         });
+        let error = std::io::Error::other("disk full");
+        tracing::info_span!(
+            "store",
+            path = "/tmp/x",
+            rows = 3u64,
+            ok = true,
+            r#type = "t",
+            empty = tracing::field::Empty,
+        )
+        .in_scope(|| {
+            tracing::warn!(error = &error as &dyn std::error::Error, "write failed");
+            tracing::info!("a message with \x1b[31m an escape");
+            tracing::info!(count = 2, "plain fields");
+        });
+        tracing::info_span!("failing", error = &error as &dyn std::error::Error).in_scope(|| {
+            tracing::info!("inside a span with an error");
+        });
     }
 
-    fn lines_of<E>(format: E) -> String
+    fn lines_of<E, N>(format: E, fields: N) -> String
     where
-        E: FormatEvent<
-                tracing_subscriber::Registry,
-                tracing_subscriber::fmt::format::DefaultFields,
-            > + Send
-            + Sync
-            + 'static,
+        E: FormatEvent<tracing_subscriber::Registry, N> + Send + Sync + 'static,
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
     {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
+            .fmt_fields(fields)
             .event_format(format)
             .finish();
         tracing::subscriber::with_default(subscriber, log_lines);
@@ -225,10 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn the_access_line_is_the_default_format_s_text() {
-        let ours = lines_of(Lines::new(Fixed));
-        let default = lines_of(Format::default().with_timer(Fixed));
+    fn every_line_is_the_default_format_s_text() {
+        let ours = lines_of(Lines::new(Fixed), Fields::default());
+        let default = lines_of(Format::default().with_timer(Fixed), DefaultFields::new());
         assert_eq!(ours, default);
+        assert!(ours.contains("\\x1b[31m"), "the message is escaped: {ours}");
+        assert!(
+            ours.contains("store{path=\"/tmp/x\" rows=3 ok=true type=\"t\"}"),
+            "{ours}"
+        );
         assert!(
             ours.starts_with(
                 "2026-12-03T12:22:01.743724Z  INFO access: call \
@@ -239,7 +298,7 @@ mod tests {
             ),
             "{ours}"
         );
-        assert_eq!(ours.lines().count(), 4, "{ours}");
+        assert_eq!(ours.lines().count(), 8, "{ours}");
     }
 
     #[test]
