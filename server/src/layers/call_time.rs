@@ -45,7 +45,9 @@ pub async fn enforce(
     next: impl AsyncFnOnce(Request) -> CallResponse,
 ) -> CallResponse {
     if limits.live.contains(request.uri().path()) {
-        return next(request).await;
+        // Boxed: awaited here, the handler's future would have a second place in this one
+        // beside the one the loop below polls, and every call's future would carry both.
+        return Box::pin(next(request)).await;
     }
     let started = Instant::now();
     let progress = Arc::new(Progress {
