@@ -137,9 +137,9 @@ impl Visit for NeedsDefault {
 }
 
 /// The default field visitor's text without its styling: the message as it is, then
-/// `name=value` with values in their `Debug` form, separated by spaces. (The access
-/// line's values are the server's own and printable: method, code, numbers, an address,
-/// a checked request id, an agent that is ASCII text or empty; so nothing to escape.)
+/// `name=value` with values in their `Debug` form, separated by spaces. The default
+/// escapes only messages; the one message written here unescaped is the access line's,
+/// a fixed word (`Fields` hands every other message to the default formatter).
 struct PlainFields<'a, 'w> {
     writer: &'a mut Writer<'w>,
     first: bool,
