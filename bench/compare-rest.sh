@@ -8,17 +8,14 @@
 #   bench/compare-rest.sh [DURATION]  # default 10s per run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 duration=${1:-10s}
 load=target/release/load
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$work"' EXIT
 
 target/release/server --listen 127.0.0.1:0 --log warn --data-dir "$work/data" >"$work/out" 2>/dev/null &
-for _ in $(seq 100); do
-  address=$(grep -m1 -o 'listening on .*' "$work/out" | cut -d' ' -f3 || true)
-  [ -n "$address" ] && break
-  sleep 0.1
-done
+address=$(server_address 10 "$work/out")
 
 for transport in grpc grpc-web rest; do
   echo "== SayHello, $transport"

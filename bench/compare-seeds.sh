@@ -8,25 +8,17 @@
 #   bench/compare-seeds.sh [DURATION]  # default 10s per run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 duration=${1:-10s}
 python=target/seed-venv/bin/python
 load=target/release/load
 logs=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$logs"' EXIT
 
-wait_for_address() { # file
-  for _ in $(seq 100); do
-    address=$(grep -m1 -o 'listening on .*' "$1" | cut -d' ' -f3 || true)
-    [ -n "$address" ] && { echo "$address"; return; }
-    sleep 0.1
-  done
-  echo "no address in $1" >&2; exit 1
-}
-
 target/release/server --listen 127.0.0.1:0 --log warn >"$logs/ours" 2>/dev/null &
-ours=$(wait_for_address "$logs/ours")
+ours=$(server_address 10 "$logs/ours")
 "$python" tests/seeds/seed_server.py >"$logs/seeds" 2>&1 &
-seeds=$(wait_for_address "$logs/seeds")
+seeds=$(server_address 10 "$logs/seeds")
 
 run() { # label target transport call
   echo "== $1"

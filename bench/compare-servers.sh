@@ -20,6 +20,7 @@
 #   SERVERS=ours bench/compare-servers.sh      # only these, no ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 seconds=${1:-10}
 runs=${2:-2}
 python=target/seed-venv/bin/python
@@ -46,13 +47,7 @@ start_server() { # name command...
   local name=$1; shift
   taskset -c 0 "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
-  address=
-  for _ in $(seq 200); do
-    address=$(grep -h -m1 -o 'listening on [^ ]*' "$work/$name.out" "$work/$name.log" 2>/dev/null | head -1 | cut -d' ' -f3 || true)
-    [ -n "$address" ] && break
-    sleep 0.05
-  done
-  [ -n "$address" ] || { echo "$name printed no address" >&2; cat "$work/$name.log" >&2; exit 1; }
+  address=$(server_address 10 "$work/$name.out" "$work/$name.log")
   # h2load and wrk count HTTP statuses: first make sure the server answers the call right.
   local transports=(grpc)
   [ "$name" != seeds ] && transports+=(grpc-web grpc-web-h2)

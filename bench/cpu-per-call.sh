@@ -11,18 +11,13 @@
 #   bench/cpu-per-call.sh target/release/server [--log warn]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 work=$(mktemp -d)
 printf '\x00\x00\x00\x00\x07\x0a\x05world' >"$work/predict.bin"
 taskset -c 0 "$@" --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-address=
-for _ in $(seq 200); do
-  address=$(grep -h -m1 -o 'listening on [^ ]*' "$work/out" "$work/log" 2>/dev/null | head -1 | cut -d' ' -f3 || true)
-  [ -n "$address" ] && break
-  sleep 0.05
-done
-[ -n "$address" ] || { echo "the server printed no address" >&2; cat "$work/log" >&2; exit 1; }
+address=$(server_address 10 "$work/out" "$work/log")
 load() { # seconds
   taskset -c 1 h2load -c16 -m16 -t1 -D "$1" -d "$work/predict.bin" -H 'content-type: application/grpc' \
     -H 'te: trailers' "http://$address/demo.MyService/Predict"

@@ -16,19 +16,14 @@
 #   bench/instructions-per-call.sh target/release/server [--log warn]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 work=$(mktemp -d)
 printf '\x00\x00\x00\x00\x07\x0a\x05world' >"$work/predict.bin"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.%p" "$@" --listen 127.0.0.1:0 \
   >"$work/out" 2>"$work/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-address=
-for _ in $(seq 600); do
-  address=$(grep -h -m1 -o 'listening on [^ ]*' "$work/out" "$work/log" 2>/dev/null | head -1 | cut -d' ' -f3 || true)
-  [ -n "$address" ] && break
-  sleep 0.1
-done
-[ -n "$address" ] || { echo "the server printed no address" >&2; cat "$work/log" >&2; exit 1; }
+address=$(server_address 60 "$work/out" "$work/log")
 load() { # calls; prints the calls that succeeded
   h2load -c4 -m4 -t1 -n "$1" -d "$work/predict.bin" -H 'content-type: application/grpc' \
     -H 'te: trailers' "http://$address/demo.MyService/Predict" | awk '/^requests:/ { print $8 }'
