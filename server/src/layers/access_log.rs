@@ -36,7 +36,6 @@ use crate::ops::{
     traces,
 };
 
-pub const REQUEST_ID: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Which transport carried a call, for its log line: `grpc` (HTTP/2) unless marked.
@@ -305,14 +304,14 @@ mod tests {
             if let Some(id) = sent {
                 request
                     .headers_mut()
-                    .insert(REQUEST_ID, HeaderValue::from_static(id));
+                    .insert(names::REQUEST_ID, HeaderValue::from_static(id));
             }
             let response = log_call(&metrics, request, async |request| {
-                assert!(request.headers()[REQUEST_ID].is_sensitive());
+                assert!(request.headers()[names::REQUEST_ID].is_sensitive());
                 body::CallBody::response(axum::response::Response::default())
             })
             .await;
-            let id = &response.headers()[REQUEST_ID];
+            let id = &response.headers()[names::REQUEST_ID];
             assert!(id.is_sensitive(), "{sent:?}");
             if let Some(sent) = sent {
                 assert_eq!(id, sent);

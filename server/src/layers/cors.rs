@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::access_log::REQUEST_ID;
+use super::names::{GRPC_MESSAGE, GRPC_STATUS, GRPC_TIMEOUT, REQUEST_ID, X_USER_AGENT};
 
 /// The CORS layer for `origins`, or `None` (same origin only) when no origin is allowed.
 pub fn layer(origins: &[HeaderValue], any_origin: bool) -> Option<CorsLayer> {
@@ -29,11 +29,11 @@ pub fn layer(origins: &[HeaderValue], any_origin: bool) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,
                 name("x-grpc-web"),
-                name("x-user-agent"),
-                name("grpc-timeout"),
+                X_USER_AGENT,
+                GRPC_TIMEOUT,
                 name("grpc-accept-encoding"),
                 name("grpc-encoding"),
-                name(REQUEST_ID),
+                REQUEST_ID,
                 // The interop cases' custom metadata, so cross-origin interop clients work.
                 name("x-grpc-test-echo-initial"),
                 name("x-grpc-test-echo-trailing-bin"),
@@ -41,11 +41,11 @@ pub fn layer(origins: &[HeaderValue], any_origin: bool) -> Option<CorsLayer> {
             // Trailers-only responses carry the status in headers; without exposing them the
             // browser hides the error from the page.
             .expose_headers([
-                name("grpc-status"),
-                name("grpc-message"),
+                GRPC_STATUS,
+                GRPC_MESSAGE,
                 name("grpc-status-details-bin"),
                 name("grpc-encoding"),
-                name(REQUEST_ID),
+                REQUEST_ID,
                 name("x-grpc-test-echo-initial"),
             ])
             .max_age(Duration::from_secs(24 * 3600)),

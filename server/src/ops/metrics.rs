@@ -26,9 +26,6 @@ use prost::Message as _;
 /// them, however many made-up names clients send.
 pub const UNKNOWN_METHOD: &str = "unknown";
 
-/// The code of calls that succeeded, as `proto::status::code_name` writes it.
-const OK: &str = "OK";
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Handled {
     method: Arc<str>,
@@ -281,18 +278,19 @@ impl CallGauge {
             method: Arc::clone(&self.served.label),
             code: code.to_owned(),
         };
+        let ok = proto::status::code_name(tonic::Code::Ok);
         let series = self.served.series.get_or_init(|| {
             let label = Method {
                 method: Arc::clone(&self.served.label),
             };
             Series {
-                ok: inner.handled.get_or_create(&handled(OK)).clone(),
+                ok: inner.handled.get_or_create(&handled(ok)).clone(),
                 seconds: inner.seconds.get_or_create(&label).clone(),
                 request_bytes: inner.request_bytes.get_or_create(&label).clone(),
                 response_bytes: inner.response_bytes.get_or_create(&label).clone(),
             }
         });
-        if code == OK {
+        if code == ok {
             series.ok.inc();
         } else {
             inner.handled.get_or_create(&handled(code)).inc();
