@@ -4,7 +4,7 @@
 
 use std::{future::Future, io, pin::Pin, sync::Arc, time::Duration};
 
-use axum::{Router, middleware};
+use axum::Router;
 use proto::{
     blog::v1::{
         author_service_server::{self, AuthorServiceServer},
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{codec::CompressionEncoding, service::Routes};
 use tonic_web::GrpcWebLayer;
-use tower::util::MapRequestLayer;
+use tower::{ServiceBuilder, util::MapRequestLayer};
 
 use crate::{
     blog::{AuthorService, CommentService, Loopback, Peer, PostService, comments},
@@ -314,22 +314,25 @@ impl App {
                 interop::ROUTE,
                 interop::handler(shutdown.clone(), max_message),
             )
-            // Each call's steps (content type, access log and metrics, token, limits,
-            // time limits, deadline, message limits): in one middleware, `layers/calls.rs`.
-            .layer(middleware::from_fn_with_state(
-                Arc::new(calls::Steps {
-                    metrics: metrics.clone(),
-                    auth: Auth::new(config.auth_token.as_deref()),
-                    limits: call_limits.clone(),
-                    time: config.call_time(live_subscriptions()),
-                }),
-                calls::run,
-            ))
-            // gRPC-Web only on the gRPC routes: the layer answers 400 to any HTTP/1.1 request
-            // that is not gRPC-Web, which would break the static files. Outside the steps,
-            // so their statuses are framed for gRPC-Web clients too.
-            .layer(GrpcWebLayer::new())
-            .layer(MapRequestLayer::new(access_log::mark_grpc_web));
+            // One layer on each route, outermost first: the gRPC-Web mark for the access
+            // log; gRPC-Web itself, only on the gRPC routes (it answers 400 to any HTTP/1.1
+            // request that is not gRPC-Web, which would break the static files), outside
+            // the steps so their statuses are framed for gRPC-Web clients too; then each
+            // call's steps (content type, access log and metrics, token, limits, time
+            // limits, deadline, message limits: `layers/calls.rs`). Composed here rather
+            // than one `Router::layer` each, which would box every route once more per
+            // layer: a boxed clone and a boxed future per layer and call.
+            .layer(
+                ServiceBuilder::new()
+                    .layer(MapRequestLayer::new(access_log::mark_grpc_web))
+                    .layer(GrpcWebLayer::new())
+                    .layer(calls::CallsLayer::new(calls::Steps {
+                        metrics: metrics.clone(),
+                        auth: Auth::new(config.auth_token.as_deref()),
+                        limits: call_limits.clone(),
+                        time: config.call_time(live_subscriptions()),
+                    })),
+            );
 
         // REST/JSON for the methods with a `google.api.http` option, calling into the gRPC
         // router (so through its layers); outside them itself, as it is not gRPC.
