@@ -38,6 +38,18 @@ use crate::ops::{
 
 const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// The peer's address as its log lines write it, made once per connection
+/// (`transport::accept`): formatting the address anew was 1.4 % of a unary call's
+/// instructions. A call without it (one over grpc-ws) has its address formatted.
+#[derive(Debug, Clone)]
+pub struct PeerName(Arc<str>);
+
+impl PeerName {
+    pub fn new(peer: SocketAddr) -> Self {
+        Self(peer.to_string().into())
+    }
+}
+
 /// Which transport carried a call, for its log line: `grpc` (HTTP/2) unless marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transport(pub &'static str);
@@ -98,10 +110,10 @@ pub async fn log_call(
         request_bytes,
         response_bytes: 0,
         method,
-        peer: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0),
+        peer: request.extensions().get::<PeerName>().cloned().or_else(|| {
+            let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+            Some(PeerName::new(*peer))
+        }),
         request_id: request_id.clone(),
         timeout_ms: request
             .headers()
@@ -198,7 +210,7 @@ struct Call {
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
     method: PathAndQuery,
-    peer: Option<SocketAddr>,
+    peer: Option<PeerName>,
     request_id: HeaderValue,
     /// The deadline the call came with (`grpc-timeout`), if any.
     timeout_ms: Option<u64>,
@@ -228,7 +240,7 @@ impl Call {
             method = %self.method.path(),
             code = %code,
             duration_ms = seconds * 1000.0,
-            peer = self.peer.map(tracing::field::display),
+            peer = self.peer.as_ref().map(|peer| tracing::field::display(&*peer.0)),
             request_id = %text(&self.request_id),
             agent = %self.agent.as_ref().map_or("", text),
             timeout_ms = self.timeout_ms,

@@ -30,7 +30,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::{either::Either, sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::transport::{coalesce::Coalesce, unread_body::DrainOnDrop};
+use crate::{
+    layers::access_log::PeerName,
+    transport::{coalesce::Coalesce, unread_body::DrainOnDrop},
+};
 
 /// The limits of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -78,9 +81,11 @@ pub async fn serve(
         let activity = Activity::new();
         let service = TowerToHyperService::new(tower::service_fn({
             let (router, activity) = (router.clone(), activity.clone());
+            let peer_name = PeerName::new(peer);
             move |mut request: http::Request<Incoming>| {
-                // What `axum::serve` would add: the peer, for the access log.
+                // What `axum::serve` would add: the peer; and its name, made once.
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(peer_name.clone());
                 // HTTP/1.1: a body its handler leaves unread is read to its end anyway, so
                 // the client gets the answer rather than a reset connection.
                 let request = if request.version() < http::Version::HTTP_2 {

@@ -255,6 +255,24 @@ async fn an_internal_fault_is_generic_for_the_client_and_whole_in_the_log() {
         line.contains("no such table: files"),
         "the whole cause: {line}"
     );
+
+    // The call's access line, written as its response ends: the peer is the client's
+    // address, named once for its connection.
+    let mut access = None;
+    for _ in 0..100 {
+        let logged = log.text();
+        access = logged
+            .lines()
+            .find(|line| line.contains(" access: ") && line.contains("request_id=fault-42"))
+            .map(str::to_owned);
+        if access.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let access = access.unwrap_or_else(|| panic!("no access line:\n{}", log.text()));
+    assert!(access.contains("code=INTERNAL"), "{access}");
+    assert!(access.contains(" peer=127.0.0.1:"), "{access}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
