@@ -3,14 +3,10 @@
 
 use std::{
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    task::{Context, Poll, Wake, Waker, ready},
+    task::{Context, Poll, ready},
 };
 
-use futures_util::{Stream, task::AtomicWaker};
+use futures_util::Stream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::Status;
 
@@ -62,9 +58,6 @@ where
     Box::pin(UntilShutdown {
         items: Some(Box::pin(items)),
         cancelled: Box::pin(shutdown.cancelled_owned()),
-        alarm: Arc::default(),
-        armed: false,
-        registered: None,
     })
 }
 
@@ -73,39 +66,10 @@ where
 /// in the token's waiter list (one list shared by every open stream, behind one lock) per
 /// message; this one waits in the list once, for the stream's life (issue 14, the live
 /// fan-out's profile).
-///
-/// Nor does it poll that future for every item: each poll of it takes two locks every
-/// open stream shares (the token's, to read whether it is cancelled, and the waiter
-/// list's, to look at the waker), which the live fan-out's profile showed contended. It is
-/// polled with a waker of its own, [`Alarm`], which notes that it rang: the stream polls
-/// it again only then.
 struct UntilShutdown<T> {
     /// `None` once the stream is over.
     items: Option<ResponseStream<T>>,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
-    alarm: Arc<Alarm>,
-    /// Whether `cancelled` has been polled with the alarm's waker (is in the waiter list).
-    armed: bool,
-    /// The task waker last given to the alarm: given again only when it changes.
-    registered: Option<Waker>,
-}
-
-/// The waker `cancelled` is polled with: it says it rang, and wakes the stream's task.
-#[derive(Debug, Default)]
-struct Alarm {
-    rang: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for Alarm {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.rang.store(true, Ordering::Release);
-        self.task.wake();
-    }
 }
 
 impl<T> Stream for UntilShutdown<T> {
@@ -116,29 +80,10 @@ impl<T> Stream for UntilShutdown<T> {
         let Some(items) = this.items.as_mut() else {
             return Poll::Ready(None);
         };
-        // Registered before the alarm is read: one that rings after the read wakes the
-        // task again.
-        if !this
-            .registered
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            this.alarm.task.register(cx.waker());
-            this.registered = Some(cx.waker().clone());
-        }
         // Shutdown first: a stream that always has an item ready still ends.
-        if !this.armed || this.alarm.rang.swap(false, Ordering::Acquire) {
-            this.armed = true;
-            let waker = Waker::from(Arc::clone(&this.alarm));
-            if this
-                .cancelled
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_ready()
-            {
-                this.items = None;
-                return Poll::Ready(Some(Err(ApiError::ShuttingDown.into())));
-            }
+        if this.cancelled.as_mut().poll(cx).is_ready() {
+            this.items = None;
+            return Poll::Ready(Some(Err(ApiError::ShuttingDown.into())));
         }
         let item = ready!(items.as_mut().poll_next(cx));
         if item.is_none() {
@@ -182,30 +127,6 @@ mod tests {
         assert_eq!(stream.next().await.expect("1").expect("ok"), 1);
         assert_eq!(stream.next().await.expect("2").expect("ok"), 2);
         assert!(stream.next().await.is_none());
-    }
-
-    #[tokio::test]
-    async fn a_stream_waiting_for_its_next_item_is_woken_by_shutdown() {
-        let token = CancellationToken::new();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<u32, Status>>();
-        let mut stream = until_shutdown(
-            tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
-            token.clone(),
-        );
-        tx.send(Ok(1)).expect("open");
-        assert_eq!(stream.next().await.expect("item").expect("ok"), 1);
-        let waiting = tokio::spawn(async move { stream.next().await });
-        // The task runs (this test's runtime has one thread) and waits on both.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!waiting.is_finished(), "nothing to return yet");
-        token.cancel();
-        let last = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("woken by the shutdown")
-            .expect("the task ran")
-            .expect("final status");
-        assert_eq!(last.expect_err("an error").code(), Code::Unavailable);
-        drop(tx);
     }
 
     #[tokio::test]
