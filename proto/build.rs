@@ -48,6 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(out_dir.join("methods.rs"), method_table(&descriptors))?;
 
     tonic_prost_build::configure()
+        // Small first buffers per call (`src/codec.rs`).
+        .codec_path("crate::codec::ProtoCodec")
         .build_client(true)
         .build_server(env::var_os("CARGO_FEATURE_SERVER").is_some())
         .build_transport(env::var_os("CARGO_FEATURE_TRANSPORT").is_some())

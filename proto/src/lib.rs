@@ -54,6 +54,7 @@ pub mod blog {
 #[cfg(feature = "descriptor")]
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+pub mod codec;
 pub mod status;
 
 /// gRPC's four call modes.
