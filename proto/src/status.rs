@@ -29,28 +29,53 @@ pub fn code_name(code: Code) -> &'static str {
 }
 
 /// One line per error detail a user can act on: `field count: must be between 1 and 100`.
+/// Every kind of `google.rpc` detail has a line written for people; none is dumped with
+/// `Debug`, which would also put every detail type's `Debug` code into the web app.
 pub fn details(status: &Status) -> Vec<String> {
-    status
-        .get_error_details_vec()
-        .into_iter()
-        .flat_map(|detail| match detail {
-            ErrorDetail::BadRequest(bad) => bad
-                .field_violations
-                .into_iter()
-                .map(|v| format!("field {}: {}", v.field, v.description))
-                .collect(),
-            ErrorDetail::QuotaFailure(quota) => quota
-                .violations
-                .into_iter()
-                .map(|v| format!("limit on {}: {}", v.subject, v.description))
-                .collect(),
-            ErrorDetail::ResourceInfo(info) => vec![format!(
+    let mut lines = Vec::new();
+    for detail in status.get_error_details_vec() {
+        match detail {
+            ErrorDetail::BadRequest(bad) => lines.extend(
+                bad.field_violations
+                    .into_iter()
+                    .map(|v| format!("field {}: {}", v.field, v.description)),
+            ),
+            ErrorDetail::QuotaFailure(quota) => lines.extend(
+                quota
+                    .violations
+                    .into_iter()
+                    .map(|v| format!("limit on {}: {}", v.subject, v.description)),
+            ),
+            ErrorDetail::PreconditionFailure(failure) => lines.extend(
+                failure
+                    .violations
+                    .into_iter()
+                    .map(|v| format!("{} {}: {}", v.r#type, v.subject, v.description)),
+            ),
+            ErrorDetail::ResourceInfo(info) => lines.push(format!(
                 "{} '{}': {}",
                 info.resource_type, info.resource_name, info.description
-            )],
-            other => vec![format!("{other:?}")],
-        })
-        .collect()
+            )),
+            ErrorDetail::RetryInfo(retry) => lines.push(match retry.retry_delay {
+                Some(delay) => format!("retry in {} ms", delay.as_millis()),
+                None => "retry later".to_owned(),
+            }),
+            ErrorDetail::ErrorInfo(info) => {
+                lines.push(format!("reason {} ({})", info.reason, info.domain));
+            }
+            ErrorDetail::RequestInfo(info) => lines.push(format!("request {}", info.request_id)),
+            ErrorDetail::Help(help) => lines.extend(
+                help.links
+                    .into_iter()
+                    .map(|link| format!("{}: {}", link.description, link.url)),
+            ),
+            ErrorDetail::LocalizedMessage(message) => lines.push(message.message),
+            ErrorDetail::DebugInfo(info) => lines.push(info.detail),
+            // A kind added to tonic-types after this was written.
+            _ => lines.push("a detail this client cannot show".to_owned()),
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -75,5 +100,31 @@ mod tests {
         );
         assert_eq!(details(&status), ["field count: must be at most 100"]);
         assert!(details(&Status::internal("no details")).is_empty());
+    }
+
+    #[test]
+    fn every_kind_the_server_sends_reads_as_a_line() {
+        let retry = Status::with_error_details(
+            Code::ResourceExhausted,
+            "slow down",
+            ErrorDetails::with_retry_info(Some(std::time::Duration::from_millis(1500))),
+        );
+        assert_eq!(details(&retry), ["retry in 1500 ms"]);
+        let precondition = Status::with_error_details(
+            Code::FailedPrecondition,
+            "not yet",
+            ErrorDetails::with_precondition_failure_violation(
+                "STATE",
+                "post 7",
+                "publish it first",
+            ),
+        );
+        assert_eq!(details(&precondition), ["STATE post 7: publish it first"]);
+        let resource = Status::with_error_details(
+            Code::NotFound,
+            "gone",
+            ErrorDetails::with_resource_info("post", "7", "", "no such post"),
+        );
+        assert_eq!(details(&resource), ["post '7': no such post"]);
     }
 }
