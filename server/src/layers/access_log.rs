@@ -26,6 +26,7 @@ use http_body::Frame;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::calls::CallRequest;
 use super::{
     body::{self, CallResponse},
     names,
@@ -71,8 +72,8 @@ pub fn mark_grpc_web(mut request: Request) -> Request {
 /// line, and the call's metrics.
 pub async fn log_call(
     metrics: &Metrics,
-    mut request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    mut request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     let mut request_id = request
         .headers()
@@ -97,7 +98,7 @@ pub async fn log_call(
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let request_bytes = Arc::new(AtomicU64::new(0));
-    let request = request.map(|body| {
+    super::calls::map_body(&mut request, |body| {
         let bytes = Arc::clone(&request_bytes);
         body::on_frame(body, move |frame| {
             if let Some(data) = frame.data_ref() {
@@ -318,7 +319,7 @@ mod tests {
                     .headers_mut()
                     .insert(names::REQUEST_ID, HeaderValue::from_static(id));
             }
-            let response = log_call(&metrics, request, async |request| {
+            let response = log_call(&metrics, Box::new(request), async |request| {
                 assert!(request.headers()[names::REQUEST_ID].is_sensitive());
                 body::CallBody::response(axum::response::Response::default())
             })

@@ -17,7 +17,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::Request;
 use http::header::AUTHORIZATION;
 use proto::{
     blog::v1::{author_service_server, comment_service_server, post_service_server},
@@ -28,6 +27,7 @@ use subtle::ConstantTimeEq;
 use tonic::Status;
 
 use super::body::{CallBody, CallResponse};
+use super::calls::CallRequest;
 use crate::error::ApiError;
 
 /// The methods that change state, as (service, method). The service names are the
@@ -94,8 +94,8 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 /// the token, before they reach their handler.
 pub async fn require_token(
     auth: &Auth,
-    request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     let authorization = request
         .headers()

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::calls::CallRequest;
 use super::{
     auth,
     body::{CallBody, CallResponse},
@@ -164,8 +165,8 @@ impl ChangeBudget {
 /// A step of every call (`layers::calls`).
 pub async fn enforce(
     limits: &CallLimits,
-    mut request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    mut request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     let client = request
         .extensions()

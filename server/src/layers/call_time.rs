@@ -21,13 +21,14 @@ use std::{
     time::Duration,
 };
 
-use axum::{body::Body, extract::Request};
+use axum::body::Body;
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::time::Instant;
 use tonic::Status;
 
 use super::body::{CallBody, CallResponse, Check};
+use super::calls::CallRequest;
 
 /// The limits, and the methods exempt from them.
 #[derive(Debug, Clone)]
@@ -41,8 +42,8 @@ pub struct CallTime {
 /// A step of every call (`layers::calls`).
 pub async fn enforce(
     limits: &CallTime,
-    request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    mut request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     if limits.live.contains(request.uri().path()) {
         // Boxed: awaited here, the handler's future would have a second place in this one
@@ -60,7 +61,7 @@ pub async fn enforce(
         idle: limits.request_idle,
         max: limits.max_duration,
     };
-    let request = request.map(|body| {
+    super::calls::map_body(&mut request, |body| {
         Body::new(Watched {
             inner: body,
             progress,

@@ -102,9 +102,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        // The call's future is large (each step's state, nested: about 8 KB): the box is
-        // allocated first and `call` writes the future into it, where building it on the
-        // stack and moving it in copied it twice (8,400 instructions a call).
+        // The call's future is large (each step's state, nested: 2,968 bytes; 8,328 before
+        // the request was boxed, [`CallRequest`]): the box is allocated first and `call`
+        // writes the future into it, where building it on the stack and moving it in
+        // copied it twice (8,400 instructions a call when it was 8 KB).
         Box::into_pin(in_place(|| {
             call(self.steps.clone(), self.inner.clone(), request)
         }))
@@ -136,18 +137,32 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
+    // Boxed before the future is made, which would keep the unboxed request otherwise.
+    let request: CallRequest = Box::new(request.map(Body::new));
     async move {
         let next = async |request| match inner.oneshot(request).await {
             Ok(response) => response.into_response(),
         };
-        Ok(run(&steps, request.map(Body::new), next).await)
+        Ok(run(&steps, request, next).await)
     }
+}
+
+/// The request as the steps hand it on: boxed, because each step's future and each `next`
+/// closure's keeps the request it was given for its whole life (an async function's
+/// arguments are not overlapped with its later state). Unboxed, that was 240 bytes at
+/// each of fourteen levels: the call's future was 8,328 bytes, and is 2,968 with the box.
+pub type CallRequest = Box<Request>;
+
+/// Wraps the request's body in place (the box stays).
+pub fn map_body(request: &mut CallRequest, wrap: impl FnOnce(Body) -> Body) {
+    let body = std::mem::take(request.body_mut());
+    *request.body_mut() = wrap(body);
 }
 
 /// Every step, then the call (`next`).
 async fn run(
     steps: &Steps,
-    request: Request,
+    request: CallRequest,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     content_type::require_grpc(request, async |request| {
@@ -157,7 +172,7 @@ async fn run(
                     call_time::enforce(&steps.time, request, async |request| {
                         deadline::enforce(request, async |request| {
                             message_limits::resource_exhausted(request, async |request| {
-                                CallBody::response(next(request).await)
+                                CallBody::response(next(*request).await)
                             })
                             .await
                         })

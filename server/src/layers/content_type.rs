@@ -4,16 +4,15 @@
 //! answer. gRPC-Web requests reach this layer already translated to `application/grpc` by
 //! the gRPC-Web layer outside it (which answers 400 to an HTTP/1.1 request of neither kind).
 
-use axum::{
-    extract::Request,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+
+use super::calls::CallRequest;
 
 /// A step of every call (`layers::calls`).
 pub async fn require_grpc(
-    request: Request,
-    next: impl AsyncFnOnce(Request) -> Response,
+    request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> Response,
 ) -> Response {
     if request
         .headers()

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use axum::extract::Request;
 use tokio::time::Instant;
 use tonic::Status;
 
+use super::calls::CallRequest;
 use super::{
     body::{CallBody, CallResponse},
     names::GRPC_TIMEOUT,
@@ -33,8 +33,8 @@ impl Deadline {
 
 /// A step of every call (`layers::calls`) that applies the request's `grpc-timeout`.
 pub async fn enforce(
-    mut request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    mut request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     let Some(timeout) = request
         .headers()
@@ -82,6 +82,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use axum::extract::Request;
 
     #[test]
     fn parses_the_grpc_timeout_header() {
@@ -110,8 +111,8 @@ mod tests {
             )
             .layer(middleware::from_fn(
                 |request: Request, next: middleware::Next| async move {
-                    enforce(request, async |request| {
-                        CallBody::response(next.run(request).await)
+                    enforce(Box::new(request), async |request| {
+                        CallBody::response(next.run(*request).await)
                     })
                     .await
                     .map(Body::new)

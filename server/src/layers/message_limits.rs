@@ -9,9 +9,9 @@
 //! send real oversized messages through tonic both ways: if a tonic upgrade rewords the
 //! message, they fail with OUT_OF_RANGE instead of passing quietly.
 
-use axum::extract::Request;
 use http::{HeaderMap, HeaderValue};
 
+use super::calls::CallRequest;
 use super::{
     body::CallResponse,
     names::{GRPC_MESSAGE, GRPC_STATUS},
@@ -27,8 +27,8 @@ const TONIC_TOO_LARGE: [&str; 2] = [
 
 /// A step of every call (`layers::calls`).
 pub async fn resource_exhausted(
-    request: Request,
-    next: impl AsyncFnOnce(Request) -> CallResponse,
+    request: CallRequest,
+    next: impl AsyncFnOnce(CallRequest) -> CallResponse,
 ) -> CallResponse {
     let mut response = next(request).await;
     rewrite(response.headers_mut());
