@@ -11,7 +11,6 @@
 //! "Reconnect" resumes with the id of the last message shown (`after_id`).
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
 use proto::chat::v1::{
     ChatEvent, ChatMessage, JoinRequest, JoinRoom, PostRequest, SubscribeRequest, chat_event,
     join_request,
@@ -31,11 +30,10 @@ const AUTHOR_KEY: &str = "chat-author";
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = crate::route::query("room");
     let room = Memo::new(move |_| {
         query
-            .read()
-            .get("room")
+            .get()
             .filter(|room| !room.is_empty())
             .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
     });
@@ -59,13 +57,12 @@ fn RoomPicker(room: Memo<String>) -> impl IntoView {
     let text = RwSignal::new(room.get_untracked());
     // Follows the URL when it changes (back and forward buttons).
     Effect::new(move || text.set(room.get()));
-    let navigate = use_navigate();
 
     view! {
         <form class="row room-picker" on:submit=move |event| {
             event.prevent_default();
             let room = text.get_untracked().trim().to_owned();
-            navigate(&format!("/chat?room={}", js_sys::encode_uri_component(&room)), Default::default());
+            crate::route::navigate(&format!("/chat?room={}", js_sys::encode_uri_component(&room)));
         }>
             <label class="field grow">
                 <span>"Room"</span>

@@ -11,7 +11,6 @@ mod comments;
 mod post;
 
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::{components::A, hooks::use_navigate};
 use proto::blog::v1::{Author, CreateAuthorRequest, CreatePostRequest, ListPostsRequest, Post};
 
 pub use post::PostPage;
@@ -34,7 +33,7 @@ pub fn BlogPage() -> impl IntoView {
         <p class="lead">
             "Three gRPC services that call each other: posts name their authors through the "
             "author service, comments check their post through the post service. The same "
-            "methods are REST too, see the " <A href="/api">"API"</A> " page."
+            "methods are REST too, see the " <a href="/api">"API"</a> " page."
         </p>
         <AccessToken />
         <WriteForm />
@@ -101,7 +100,7 @@ fn PostLine(post: Post) -> impl IntoView {
     let draft = post.state() == proto::blog::v1::post::State::Draft;
     view! {
         <li class="post-line" data-id=post.id.clone()>
-            <A href=format!("/blog/{}", post.id)>{post.title}</A>
+            <a href=format!("/blog/{}", post.id)>{post.title}</a>
             <Show when=move || draft><span class="badge">"draft"</span></Show>
             <span class="muted small">" by " {post.author_display_name}</span>
         </li>
@@ -132,10 +131,9 @@ fn WriteForm() -> impl IntoView {
         }
     });
     let (pending, outcome) = (write.pending(), write.value());
-    let navigate = use_navigate();
     Effect::new(move || {
         if let Some(Ok(post)) = outcome.get() {
-            navigate(&format!("/blog/{}", post.id), Default::default());
+            crate::route::navigate(&format!("/blog/{}", post.id));
         }
     });
 

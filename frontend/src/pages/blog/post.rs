@@ -7,7 +7,6 @@
 //! says so, keeps what was typed, and offers the other version.
 
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::{components::A, hooks::use_params_map};
 use proto::blog::v1::{GetPostRequest, Post, PublishPostRequest, UpdatePostRequest, post};
 
 use super::{comments::Comments, shown_time};
@@ -16,14 +15,12 @@ use crate::{
     components::{AccessToken, ErrorBanner, Spinner},
 };
 
+/// The post `id` (from the path): another id is a new page, and a new comment stream.
 #[component]
-pub fn PostPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+pub fn PostPage(id: String) -> impl IntoView {
     view! {
-        <p><A href="/blog">"← All posts"</A></p>
-        // Keyed by the id: another post is a new page (and a new comment stream).
-        {move || view! { <PostView id=id.get() /> }}
+        <p><a href="/blog">"← All posts"</a></p>
+        <PostView id />
     }
 }
 

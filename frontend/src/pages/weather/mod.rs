@@ -9,7 +9,6 @@ mod forecast;
 mod search;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 use proto::weather::v1::{
     CurrentConditions, GetCurrentConditionsRequest, GetForecastRequest, WatchConditionsRequest,
 };
@@ -29,8 +28,8 @@ use crate::{
 
 #[component]
 pub fn WeatherPage() -> impl IntoView {
-    let query = use_query_map();
-    let city_id = Memo::new(move |_| query.read().get("city").filter(|id| !id.is_empty()));
+    let query = crate::route::query("city");
+    let city_id = Memo::new(move |_| query.get().filter(|id| !id.is_empty()));
     Watched::provide();
 
     view! {

@@ -3,7 +3,6 @@
 //! pattern so screen readers announce the active suggestion.
 
 use leptos::{ev, prelude::*};
-use leptos_router::hooks::use_navigate;
 use proto::weather::v1::SearchCitiesRequest;
 
 use crate::{
@@ -37,12 +36,11 @@ pub fn CitySearch() -> impl IntoView {
     });
     let cities = move || results.get().and_then(Result::ok).unwrap_or_default();
 
-    let navigate = use_navigate();
     let choose = move |city_id: &str| {
         text.set(String::new());
         open.set(false);
         active.set(None);
-        navigate(&format!("/weather?city={city_id}"), Default::default());
+        crate::route::navigate(&format!("/weather?city={city_id}"));
     };
     let on_keydown = move |event: ev::KeyboardEvent| {
         let count = cities().len();

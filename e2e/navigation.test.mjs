@@ -1,0 +1,104 @@
+// The app's own router (frontend/src/route.rs) in headless Chromium: links to the app's
+// pages change the page without reloading the app, the nav marks the current page, back
+// and forward follow the history, the query and the post's id come from the address, a new
+// page starts at the top, and links that are not the app's pages (`/openapi.json`) and
+// unknown paths go where the browser would take them.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, openPage, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const heading = (page) => page.textContent('main h1');
+const current = (page) => page.$$eval('nav a[aria-current="page"]', (links) => links.map((a) => a.textContent));
+/** Marks this load of the app: a full reload forgets the mark, an in-app change keeps it. */
+const mark = (page) => page.evaluate(() => { window.sameLoad = true; });
+const sameLoad = (page) => page.evaluate(() => window.sameLoad === true);
+
+async function showsHeading(page, text) {
+  await page.waitForFunction((text) => document.querySelector('main h1')?.textContent === text, text);
+}
+
+test('the nav changes the page in place, marks the current one, and back and forward follow', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await showsHeading(page, 'Greeter');
+  assert.deepEqual(await current(page), ['Greeter']);
+  await mark(page);
+
+  await page.click('nav a[href="/weather"]');
+  await showsHeading(page, 'Weather');
+  assert.equal(new URL(page.url()).pathname, '/weather');
+  assert.deepEqual(await current(page), ['Weather']);
+
+  await page.click('nav a[href="/blog"]');
+  await showsHeading(page, 'Blog');
+  assert.deepEqual(await current(page), ['Blog']);
+
+  await page.goBack();
+  await showsHeading(page, 'Weather');
+  assert.deepEqual(await current(page), ['Weather']);
+  await page.goForward();
+  await showsHeading(page, 'Blog');
+  await page.goBack();
+  await page.goBack();
+  await showsHeading(page, 'Greeter');
+  assert.deepEqual(await current(page), ['Greeter']);
+  assert.ok(await sameLoad(page), 'no page change reloaded the app');
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('a new page starts at the top', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await showsHeading(page, 'Greeter');
+  await page.setViewportSize({ width: 800, height: 300 });
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  assert.ok(await page.evaluate(() => window.scrollY) > 0, 'the Greeter page scrolls');
+  await page.click('nav a[href="/files"]');
+  await showsHeading(page, 'Files');
+  assert.equal(await page.evaluate(() => window.scrollY), 0);
+});
+
+test('a room in the query is the chat room; choosing another changes the address', async () => {
+  const page = await openPage(browser, `${server.url}/chat?room=${'e2e-nav'}`);
+  await showsHeading(page, 'Chat');
+  assert.deepEqual(await current(page), ['Chat']);
+  await page.waitForFunction(() => document.querySelector('#room-input')?.value === 'e2e-nav');
+  await mark(page);
+  await page.fill('#room-input', 'e2e-elsewhere');
+  await page.press('#room-input', 'Enter');
+  await page.waitForURL((url) => url.search === '?room=e2e-elsewhere');
+  await page.goBack();
+  await page.waitForFunction(() => document.querySelector('#room-input')?.value === 'e2e-nav');
+  assert.ok(await sameLoad(page));
+});
+
+test('an unknown path shows the not-found page, whose links stay in the app', async () => {
+  const page = await openPage(browser, `${server.url}/no/such/page`);
+  await showsHeading(page, 'Page not found');
+  assert.deepEqual(await current(page), []);
+  await mark(page);
+  await page.click('main a[href="/weather"]');
+  await showsHeading(page, 'Weather');
+  assert.ok(await sameLoad(page));
+});
+
+test('a link to something that is not a page of the app is a real load', async () => {
+  const page = await openPage(browser, `${server.url}/api`);
+  await showsHeading(page, 'API');
+  await mark(page);
+  await Promise.all([page.waitForURL(`${server.url}/openapi.json`), page.click('a[href="/openapi.json"]')]);
+  const document = JSON.parse(await page.textContent('body'));
+  assert.ok(document.openapi, 'the server sent its OpenAPI document');
+  assert.equal(await sameLoad(page), false);
+});
