@@ -33,11 +33,11 @@ function trunkConfig(serverAddress, port) {
     .replaceAll('http://127.0.0.1:50051/', `${serverAddress}/`)
     .replaceAll('ws://127.0.0.1:50051/', `${serverAddress.replace('http://', 'ws://')}/`)
     .replace('target = "index.html"', 'target = "../index.html"')
-    .replace('"tools/precompress.mjs"', '"../tools/precompress.mjs"')
+    .replace('"tools/post-build.mjs"', '"../tools/post-build.mjs"')
     .replace('dist = "dist"', 'dist = "e2e-trunk-dist"')
     .replace('port = 8080', `port = ${port}`);
   assert.ok(config.includes(`${serverAddress}/Greeter/`), 'Trunk.toml proxies the Greeter');
-  assert.ok(config.includes('"../tools/precompress.mjs"'), 'hooks run from the config\'s directory');
+  assert.ok(config.includes('"../tools/post-build.mjs"'), 'hooks run from the config\'s directory');
   const path = 'target/Trunk.e2e.toml';
   writeFileSync(path, config);
   return path;

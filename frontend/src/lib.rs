@@ -8,7 +8,7 @@ mod format;
 mod gunzip;
 mod inspector;
 mod inspector_panel;
-
+mod lazy;
 mod pages;
 mod route;
 mod storage;
@@ -18,10 +18,7 @@ mod units;
 use leptos::prelude::*;
 
 use crate::{
-    pages::{
-        ApiPage, BlogPage, ChatPage, FilesPage, GreeterPage, InteropPage, NotFound, PostPage,
-        WeatherPage,
-    },
+    pages::{GreeterPage, NotFound},
     route::{NavLink, Page},
 };
 
@@ -50,13 +47,14 @@ pub fn App() -> impl IntoView {
                 // A page is made again only when another page is shown.
                 {move || match page.get() {
                     Page::Greeter => view! { <GreeterPage /> }.into_any(),
-                    Page::Weather => view! { <WeatherPage /> }.into_any(),
-                    Page::Chat => view! { <ChatPage /> }.into_any(),
-                    Page::Files => view! { <FilesPage /> }.into_any(),
-                    Page::Blog => view! { <BlogPage /> }.into_any(),
-                    Page::Post(id) => view! { <PostPage id /> }.into_any(),
-                    Page::Api => view! { <ApiPage /> }.into_any(),
-                    Page::Interop => view! { <InteropPage /> }.into_any(),
+                    // The others load with their code (lazy.rs).
+                    Page::Weather => lazy::weather_page(),
+                    Page::Chat => lazy::chat_page(),
+                    Page::Files => lazy::files_page(),
+                    Page::Blog => lazy::blog_page(),
+                    Page::Post(id) => lazy::post_page(id),
+                    Page::Api => lazy::api_page(),
+                    Page::Interop => lazy::interop_page(),
                     Page::NotFound => view! { <NotFound /> }.into_any(),
                 }}
             </main>

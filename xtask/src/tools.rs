@@ -13,6 +13,9 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// wasm-opt from this npm package (tools/package.json); Debian's binaryen 108 miscompiles.
 const WASM_OPT_VERSION: &str = "version 132";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// wasm-split-cli, which cuts the web app into its pages' chunks (tools/split.mjs). Its
+/// version is the one whose format matches `wasm_split_helpers` in Cargo.lock.
+const WASM_SPLIT_VERSION: &str = "0.2.4";
 
 /// Where the installed tools are, for the steps that use them.
 #[derive(Debug)]
@@ -96,6 +99,7 @@ pub fn setup(for_tests: bool) -> Result<Tools, String> {
         // Its own lockfile pins a crate version the registry no longer serves.
         false,
     )?;
+    ensure_wasm_split(&cargo_bin)?;
     ensure_npm(
         &root.join("tools"),
         &node_bin.join("wasm-opt"),
@@ -163,6 +167,29 @@ fn ensure_cargo_tool(
     if locked {
         command.arg("--locked");
     }
+    run(&mut command)
+}
+
+/// wasm-split-cli has no `--version`: cargo's record of what it installed says which.
+fn ensure_wasm_split(cargo_bin: &Path) -> Result<(), String> {
+    let krate = "wasm_split_cli_support";
+    let record = cargo_bin
+        .parent()
+        .map(|home| home.join(".crates.toml"))
+        .and_then(|path| fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    if cargo_bin.join("wasm-split-cli").is_file()
+        && record.contains(&format!("\"{krate} {WASM_SPLIT_VERSION} "))
+    {
+        say(&format!("{krate} {WASM_SPLIT_VERSION}: installed"));
+        return Ok(());
+    }
+    say(&format!(
+        "installing {krate} {WASM_SPLIT_VERSION} with cargo install (takes a minute, once)"
+    ));
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(["install", krate, "--version", WASM_SPLIT_VERSION]);
+    command.args(["--features", "build-binary", "--locked"]);
     run(&mut command)
 }
 

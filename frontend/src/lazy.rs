@@ -1,0 +1,108 @@
+//! Every page but the Greeter loads with the page: its code is a wasm chunk of its own,
+//! fetched the first time the page is shown, so a visitor's first load is the shared code
+//! and the Greeter (BENCHMARKS.md, "Pages as chunks").
+//!
+//! Each function below is a split point (`wasm_split_helpers`, the crate behind Leptos's
+//! `#[lazy]`): in the wasm it is an import that `tools/split.mjs` links to the chunk holding
+//! everything only that page reaches; calling it fetches and instantiates the chunk once,
+//! then calls into it. Natively (the unit tests) it is a plain call. `#[lazy]` itself is not
+//! used because its loader panics when a chunk cannot be fetched, and a panic aborts the
+//! whole app; `fallible` makes that an error the page shows instead.
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_split_helpers::{SplitLoaderError, wasm_split};
+
+use crate::pages::{ApiPage, BlogPage, ChatPage, FilesPage, InteropPage, PostPage, WeatherPage};
+
+type Loaded = Result<AnyView, SplitLoaderError>;
+
+#[wasm_split(weather, fallible)]
+fn weather() -> Loaded {
+    Ok(view! { <WeatherPage /> }.into_any())
+}
+
+#[wasm_split(chat, fallible)]
+fn chat() -> Loaded {
+    Ok(view! { <ChatPage /> }.into_any())
+}
+
+#[wasm_split(files, fallible)]
+fn files() -> Loaded {
+    Ok(view! { <FilesPage /> }.into_any())
+}
+
+#[wasm_split(blog, fallible)]
+fn blog() -> Loaded {
+    Ok(view! { <BlogPage /> }.into_any())
+}
+
+// The post shares its chunk with the blog's list: the two use the same client and views.
+#[wasm_split(blog, fallible)]
+fn post(id: String) -> Loaded {
+    Ok(view! { <PostPage id /> }.into_any())
+}
+
+#[wasm_split(api, fallible)]
+fn api() -> Loaded {
+    Ok(view! { <ApiPage /> }.into_any())
+}
+
+#[wasm_split(interop, fallible)]
+fn interop() -> Loaded {
+    Ok(view! { <InteropPage /> }.into_any())
+}
+
+/// A page that loads with its chunk: "Loading…" until the chunk is there (nothing shows
+/// once it has loaded before), or what went wrong, with a way to try again.
+fn show(load: impl Future<Output = Loaded> + 'static) -> AnyView {
+    let waiting = RwSignal::new(true);
+    view! {
+        <p class="muted" hidden=move || !waiting.get()>"Loading the page…"</p>
+        // The loader's future is not `Send` (nor is anything in a browser's one thread).
+        {Suspend::new(SendWrapper::new(async move {
+            let page = load.await;
+            waiting.set(false);
+            page.unwrap_or_else(|error| {
+                view! {
+                    <div class="error" role="alert">
+                        <p>{format!("This page could not be loaded: {error}.")}</p>
+                        <button on:click=|_| {
+                            let _ = window().location().reload();
+                        }>"Reload"</button>
+                    </div>
+                }
+                .into_any()
+            })
+        }))}
+    }
+    .into_any()
+}
+
+pub fn weather_page() -> AnyView {
+    show(weather())
+}
+
+pub fn chat_page() -> AnyView {
+    show(chat())
+}
+
+pub fn files_page() -> AnyView {
+    show(files())
+}
+
+pub fn blog_page() -> AnyView {
+    show(blog())
+}
+
+pub fn post_page(id: String) -> AnyView {
+    show(post(id))
+}
+
+pub fn api_page() -> AnyView {
+    show(api())
+}
+
+pub fn interop_page() -> AnyView {
+    show(interop())
+}
