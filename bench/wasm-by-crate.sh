@@ -5,20 +5,30 @@
 # for the crate whose impl it is (a primitive's, for `core`); `<T as …>` impls count as
 # "generic". Code only: the data segments (strings) are one line.
 #
+# With `main`, the main module only (what a visitor loads first): the wasm cut into its
+# pages' chunks as tools/split.mjs cuts it, then the same steps on the main module.
+#
 #   cargo xtask frontend            # builds target/wasm32-unknown-unknown/wasm-release
 #   cargo install twiggy --version 0.8.0 --locked
-#   bench/wasm-by-crate.sh [ROWS]
+#   bench/wasm-by-crate.sh [ROWS] [main]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/tools/node_modules/.bin:$PATH"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-wasm-bindgen --target web --keep-debug --out-dir "$work" \
-  target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+linked=target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+if [ "${2:-}" = main ]; then
+  wasm-split-cli "$linked" "$work/split" --out-name frontend --target web
+  wasm-bindgen --target web --keep-debug --keep-lld-exports --out-dir "$work" \
+    "$work/split/frontend.wasm"
+else
+  wasm-bindgen --target web --keep-debug --out-dir "$work" "$linked"
+fi
 wasm-opt -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$work/frontend_bg.wasm" -o "$work/named.wasm"
 twiggy top -n 1000000 -f csv "$work/named.wasm" >"$work/top.csv"
+[ -n "${KEEP:-}" ] && cp "$work/named.wasm" "$KEEP"
 python3 - "$work/top.csv" "${1:-25}" <<'PY'
 import collections, csv, re, sys
 rows = list(csv.reader(open(sys.argv[1])))[1:]

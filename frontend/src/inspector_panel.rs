@@ -12,7 +12,6 @@ use crate::{
 #[component]
 pub fn InspectorPanel() -> impl IntoView {
     let open = RwSignal::new(false);
-    let transport = RwSignal::new(transport_setting::load());
     view! {
         <button id="inspector-toggle" type="button" class="inspector-toggle"
             aria-expanded=move || open.get().to_string()
@@ -20,7 +19,15 @@ pub fn InspectorPanel() -> impl IntoView {
             {move || if open.get() { "Hide calls" } else { "Calls" }}
             " (" {move || calls().read().len()} ")"
         </button>
-        <Show when=move || open.get()>
+        <Show when=move || open.get()>{crate::lazy::inspector_drawer()}</Show>
+    }
+}
+
+/// The panel's list of calls, with the transport's choice: a chunk of its own, loaded when
+/// the panel is first opened (`lazy.rs`).
+pub fn drawer() -> AnyView {
+    let transport = RwSignal::new(transport_setting::load());
+    view! {
             <aside id="inspector" class="inspector" aria-label="Call inspector">
                 <div class="row">
                     <h2 class="grow">"Calls"</h2>
@@ -49,8 +56,8 @@ pub fn InspectorPanel() -> impl IntoView {
                     </For>
                 </ol>
             </aside>
-        </Show>
     }
+    .into_any()
 }
 
 #[component]
@@ -78,7 +85,7 @@ fn contents(call: Call) -> impl IntoView {
         .map_or_else(|| "open".to_owned(), |(code, _, _)| code.clone());
     let duration = call
         .duration
-        .map(|ms| format!("{ms:.0} ms"))
+        .map(|ms| format!("{} ms", whole(ms)))
         .unwrap_or_default();
     let metadata = |entries: Vec<(String, String)>| {
         entries
@@ -117,7 +124,7 @@ fn contents(call: Call) -> impl IntoView {
                             {if message.outgoing { "↑ " } else { "↓ " }}
                             {bytes(message.size as u64)}
                             {message.compressed.then_some(" (gzip)")}
-                            {format!(" at {:.0} ms", message.at)}
+                            {format!(" at {} ms", whole(message.at))}
                         </li>
                     }).collect_view()}
                 </ol>
@@ -125,4 +132,9 @@ fn contents(call: Call) -> impl IntoView {
                     <p class="muted small">{format!("and {} more sent, {} more received", call.more.0, call.more.1)}</p>
                 })}
     }
+}
+
+/// Milliseconds to the nearest whole one, printed as an integer (see `format::bytes`).
+fn whole(ms: f64) -> u64 {
+    ms.round() as u64
 }

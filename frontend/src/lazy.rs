@@ -9,6 +9,7 @@
 //! used because its loader panics when a chunk cannot be fetched, and a panic aborts the
 //! whole app; `fallible` makes that an error the page shows instead.
 
+use futures_util::{FutureExt, future::LocalBoxFuture};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_split_helpers::{SplitLoaderError, wasm_split};
@@ -53,12 +54,19 @@ fn interop() -> Loaded {
     Ok(view! { <InteropPage /> }.into_any())
 }
 
-/// A page that loads with its chunk: "Loading…" until the chunk is there (nothing shows
-/// once it has loaded before), or what went wrong, with a way to try again.
-fn show(load: impl Future<Output = Loaded> + 'static) -> AnyView {
+// Not a page: the call inspector's list, loaded when it is first opened.
+#[wasm_split(inspector, fallible)]
+fn inspector() -> Loaded {
+    Ok(crate::inspector_panel::drawer())
+}
+
+/// A view that loads with its chunk: "Loading…" until the chunk is there (nothing shows
+/// once it has loaded before), or what went wrong, with a way to try again. The load is
+/// boxed: one copy of this for every split point, not one each.
+fn show(load: LocalBoxFuture<'static, Loaded>) -> AnyView {
     let waiting = RwSignal::new(true);
     view! {
-        <p class="muted" hidden=move || !waiting.get()>"Loading the page…"</p>
+        <p class="muted" hidden=move || !waiting.get()>"Loading…"</p>
         // The loader's future is not `Send` (nor is anything in a browser's one thread).
         {Suspend::new(SendWrapper::new(async move {
             let page = load.await;
@@ -66,7 +74,7 @@ fn show(load: impl Future<Output = Loaded> + 'static) -> AnyView {
             page.unwrap_or_else(|error| {
                 view! {
                     <div class="error" role="alert">
-                        <p>{format!("This page could not be loaded: {error}.")}</p>
+                        <p>{format!("This part of the app could not be loaded: {error}.")}</p>
                         <button on:click=|_| {
                             let _ = window().location().reload();
                         }>"Reload"</button>
@@ -80,29 +88,33 @@ fn show(load: impl Future<Output = Loaded> + 'static) -> AnyView {
 }
 
 pub fn weather_page() -> AnyView {
-    show(weather())
+    show(weather().boxed_local())
 }
 
 pub fn chat_page() -> AnyView {
-    show(chat())
+    show(chat().boxed_local())
 }
 
 pub fn files_page() -> AnyView {
-    show(files())
+    show(files().boxed_local())
 }
 
 pub fn blog_page() -> AnyView {
-    show(blog())
+    show(blog().boxed_local())
 }
 
 pub fn post_page(id: String) -> AnyView {
-    show(post(id))
+    show(post(id).boxed_local())
 }
 
 pub fn api_page() -> AnyView {
-    show(api())
+    show(api().boxed_local())
 }
 
 pub fn interop_page() -> AnyView {
-    show(interop())
+    show(interop().boxed_local())
+}
+
+pub fn inspector_drawer() -> AnyView {
+    show(inspector().boxed_local())
 }
