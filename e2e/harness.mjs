@@ -307,10 +307,12 @@ export async function startPostgres() {
 
 /**
  * The calls the page's inspector recorded (its panel opened if closed): method, transport,
- * mode, status and the counts of messages sent and received, newest first.
+ * mode, status and the counts of messages sent and received, newest first. The panel's
+ * list is a chunk of the app loaded when first opened: it is waited for.
  */
 export async function inspectedCalls(page) {
   if (!(await page.$('#inspector'))) await page.click('#inspector-toggle');
+  await page.waitForSelector('#inspector-calls');
   return page.$$eval('#inspector-calls .call', (rows) => rows.map((row) => ({
     method: row.dataset.method,
     transport: row.dataset.transport,

@@ -191,10 +191,21 @@ pub mod access_token {
 pub struct CallError {
     pub code: tonic::Code,
     pub message: String,
-    pub details: Vec<String>,
+    /// The `google.rpc.Status` the server attached, as it came: its decoder is a chunk of its
+    /// own, loaded with the first error that has details (`lazy::detail_lines`).
+    pub details: bytes::Bytes,
 }
 
 impl CallError {
+    /// An error the page found itself, before or instead of a call: no details.
+    pub fn local(code: tonic::Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: bytes::Bytes::new(),
+        }
+    }
+
     pub fn code_name(&self) -> &'static str {
         proto::status::code_name(self.code)
     }
@@ -205,7 +216,7 @@ impl From<Status> for CallError {
         Self {
             code: status.code(),
             message: status.message().to_owned(),
-            details: proto::status::details(&status),
+            details: status.details().to_owned().into(),
         }
     }
 }

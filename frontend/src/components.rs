@@ -11,9 +11,7 @@ pub fn ErrorBanner(error: CallError) -> impl IntoView {
         <div class="error" role="alert">
             <span class="error-code">{error.code_name()}</span>
             <span class="error-message">{error.message}</span>
-            <ul class="error-details">
-                {error.details.into_iter().map(|detail| view! { <li>{detail}</li> }).collect_view()}
-            </ul>
+            <ul class="error-details">{crate::lazy::detail_items(error.details)}</ul>
         </div>
     }
 }

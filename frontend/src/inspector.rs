@@ -99,13 +99,31 @@ fn finish(id: u64, headers: &HeaderMap) {
 }
 
 fn end(id: u64, status: &tonic::Status) {
-    let error = crate::api::CallError::from(status.clone());
+    let crate::api::CallError {
+        code,
+        message,
+        details,
+    } = status.clone().into();
+    let mut ended = false;
     update(id, |call| {
         if call.status.is_none() {
-            call.status = Some((error.code_name().to_owned(), error.message, error.details));
+            let code = proto::status::code_name(code).to_owned();
+            call.status = Some((code, message, Vec::new()));
             call.duration = Some(now() - call.started);
+            ended = true;
         }
     });
+    // The details for people once their decoder is there (`lazy::detail_lines`).
+    if ended && !details.is_empty() {
+        leptos::task::spawn_local(async move {
+            let lines = crate::lazy::detail_lines(details).await;
+            update(id, |call| {
+                if let Some((_, _, details)) = &mut call.status {
+                    *details = lines;
+                }
+            });
+        });
+    }
 }
 
 fn transport_name(via: grpc_ws::client::Via) -> &'static str {

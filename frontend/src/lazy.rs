@@ -54,10 +54,46 @@ fn interop() -> Loaded {
     Ok(view! { <InteropPage /> }.into_any())
 }
 
+// The Greeter's streaming modes, below its SayHello (which is in the main module, so a
+// visitor's first call waits for nothing more).
+#[wasm_split(greeter_streams, fallible)]
+fn greeter_streams_chunk() -> Loaded {
+    Ok(crate::pages::greeter_streams())
+}
+
 // Not a page: the call inspector's list, loaded when it is first opened.
 #[wasm_split(inspector, fallible)]
 fn inspector() -> Loaded {
     Ok(crate::inspector_panel::drawer())
+}
+
+#[wasm_split(status_details, fallible)]
+fn decode_details(details: bytes::Bytes) -> Result<Vec<String>, SplitLoaderError> {
+    let status = tonic::Status::with_details(tonic::Code::Unknown, "", details);
+    Ok(proto::status::details(&status))
+}
+
+/// The lines for people of a failed call's `google.rpc` details (none when it has none):
+/// `field count: must be between 1 and 100`.
+pub async fn detail_lines(details: bytes::Bytes) -> Vec<String> {
+    if details.is_empty() {
+        return Vec::new();
+    }
+    decode_details(details)
+        .await
+        .unwrap_or_else(|error| vec![format!("(the details could not be shown: {error})")])
+}
+
+/// [`detail_lines`] as the items of a list, there as soon as they are decoded.
+pub fn detail_items(details: bytes::Bytes) -> AnyView {
+    Suspend::new(SendWrapper::new(async move {
+        detail_lines(details)
+            .await
+            .into_iter()
+            .map(|line| view! { <li>{line}</li> })
+            .collect_view()
+    }))
+    .into_any()
 }
 
 /// A view that loads with its chunk: "Loading…" until the chunk is there (nothing shows
@@ -117,4 +153,8 @@ pub fn interop_page() -> AnyView {
 
 pub fn inspector_drawer() -> AnyView {
     show(inspector().boxed_local())
+}
+
+pub fn greeter_streams() -> AnyView {
+    show(greeter_streams_chunk().boxed_local())
 }

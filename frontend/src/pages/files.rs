@@ -242,11 +242,7 @@ async fn read(blob: &web_sys::Blob) -> Result<Vec<u8>, CallError> {
 }
 
 fn local_error(message: &str) -> CallError {
-    CallError {
-        code: tonic::Code::InvalidArgument,
-        message: message.to_owned(),
-        details: Vec::new(),
-    }
+    CallError::local(tonic::Code::InvalidArgument, message)
 }
 
 #[component]

@@ -24,10 +24,19 @@ pub fn GreeterPage() -> impl IntoView {
             "which carried each call)."
         </p>
         <SayHello />
+        // The three streaming modes load after the page's first call can be made (lazy.rs).
+        {crate::lazy::greeter_streams()}
+    }
+}
+
+/// SayHelloStream, SayHelloToAll and Converse: a chunk of their own.
+pub fn streams() -> AnyView {
+    view! {
         <GreetingStream />
         <SayHelloToAll />
         <Converse />
     }
+    .into_any()
 }
 
 /// A successful SayHello: the greeting, and the request id the server answered with.
@@ -446,10 +455,11 @@ fn parse_request(
     interval_ms: &str,
 ) -> Result<HelloStreamRequest, CallError> {
     let number = |field: &str, text: &str| {
-        text.trim().parse::<u32>().map_err(|_| CallError {
-            code: tonic::Code::InvalidArgument,
-            message: format!("{field}: enter a whole number, not '{text}'"),
-            details: Vec::new(),
+        text.trim().parse::<u32>().map_err(|_| {
+            CallError::local(
+                tonic::Code::InvalidArgument,
+                format!("{field}: enter a whole number, not '{text}'"),
+            )
         })
     };
     Ok(HelloStreamRequest {

@@ -13,7 +13,7 @@ pub use api_docs::ApiPage;
 pub use blog::{BlogPage, PostPage};
 pub use chat::ChatPage;
 pub use files::FilesPage;
-pub use greeter::GreeterPage;
+pub use greeter::{GreeterPage, streams as greeter_streams};
 pub use interop::InteropPage;
 pub use not_found::NotFound;
 pub use weather::WeatherPage;

@@ -220,19 +220,17 @@ async fn watch_once(
         let event = match select(next, Box::pin(sleep(SILENCE_LIMIT))).await {
             Either::Left((message, _)) => message?,
             Either::Right(((), _)) => {
-                return Err(CallError {
-                    code: tonic::Code::Unavailable,
-                    message: "no heartbeat from the server: reconnecting".into(),
-                    details: Vec::new(),
-                });
+                return Err(CallError::local(
+                    tonic::Code::Unavailable,
+                    "no heartbeat from the server: reconnecting",
+                ));
             }
         };
         let Some(event) = event else {
-            return Err(CallError {
-                code: tonic::Code::Unavailable,
-                message: "the server ended the stream".into(),
-                details: Vec::new(),
-            });
+            return Err(CallError::local(
+                tonic::Code::Unavailable,
+                "the server ended the stream",
+            ));
         };
         if link.get_untracked() != Link::Live {
             link.set(Link::Live);
