@@ -102,3 +102,30 @@ test('a link to something that is not a page of the app is a real load', async (
   assert.ok(document.openapi, 'the server sent its OpenAPI document');
   assert.equal(await sameLoad(page), false);
 });
+
+test('a page whose code cannot be fetched says so; the app goes on, and the page comes when it can', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await showsHeading(page, 'Greeter');
+  await mark(page);
+  // The Weather page's own chunk (tools/split.mjs names it split_weather-<hash>.wasm).
+  const chunk = /\/split_weather-[0-9a-f]{16}\.wasm$/;
+  await page.route(chunk, (route) => route.abort('internetdisconnected'));
+  await page.click('nav a[href="/weather"]');
+  await page.waitForSelector('main .error[role="alert"]');
+  assert.match(await page.textContent('main .error'), /This part of the app could not be loaded: failed to load split module/);
+  assert.equal(await page.isVisible('main button:has-text("Reload")'), true);
+
+  // The rest of the app still works.
+  await page.click('nav a[href="/"]');
+  await showsHeading(page, 'Greeter');
+  await page.click('#hello-send');
+  await page.waitForSelector('#hello-reply');
+
+  // Once the chunk can be had, showing the page again fetches it: no reload needed.
+  await page.unroute(chunk);
+  await page.click('nav a[href="/weather"]');
+  await showsHeading(page, 'Weather');
+  await page.waitForSelector('#city-search');
+  assert.ok(await sameLoad(page));
+  assert.deepEqual(page.pageErrors, []);
+});

@@ -317,6 +317,10 @@ mod tests {
         assert!(is_hashed_asset("/frontend-da442b0179e7a22a_bg.wasm"));
         assert!(is_hashed_asset("/frontend-da442b0179e7a22a.js"));
         assert!(is_hashed_asset("/style-e0edef12228b286c.css"));
+        // The app's chunks and their loader (tools/split.mjs).
+        assert!(is_hashed_asset("/split_weather-82725f9528da9cd9.wasm"));
+        assert!(is_hashed_asset("/chunk_13-a956f5891e41fa86.wasm"));
+        assert!(is_hashed_asset("/split-2c2fafb5be514581.js"));
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/weather"));
         assert!(!is_hashed_asset("/my-file.js"));
