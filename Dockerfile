@@ -4,7 +4,8 @@
 #   docker run -p 50051:50051 grpc-browser          # then open http://localhost:50051/
 #
 # The build stage does what `cargo xtask run` does: Trunk's release build of the web app
-# (wasm-bindgen-cli at the Cargo.lock version, wasm-opt from npm's binaryen), then the
+# (wasm-bindgen-cli at the Cargo.lock version, wasm-split-cli for its hook, wasm-opt from
+# npm's binaryen), then the
 # release server with `--features embed-frontend`. Not built on the project's machines (no
 # Docker engine there); it repeats the steps `cargo xtask test` runs and checks.
 
@@ -14,7 +15,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN rustup target add wasm32-unknown-unknown \
  && cargo install trunk --version 0.21.14 --locked \
- && cargo install wasm-bindgen-cli --version 0.2.130
+ && cargo install wasm-bindgen-cli --version 0.2.130 \
+ && cargo install wasm_split_cli_support --version 0.2.4 --features build-binary --locked
 WORKDIR /src
 COPY tools/package.json tools/package-lock.json tools/
 RUN cd tools && npm ci

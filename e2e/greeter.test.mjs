@@ -97,7 +97,8 @@ test('an out-of-bounds count shows the server error with the field', async () =>
     await page.textContent('#stream-status .error-message'),
     'count: must be between 1 and 100, got 500',
   );
-  // The google.rpc.BadRequest detail names the field.
+  // The google.rpc.BadRequest detail names the field (decoded once its chunk is there).
+  await page.waitForSelector('#stream-status .error-details li');
   assert.deepEqual(
     await page.$$eval('#stream-status .error-details li', (items) => items.map((li) => li.textContent)),
     ['field count: must be between 1 and 100, got 500'],
