@@ -129,3 +129,41 @@ test('a page whose code cannot be fetched says so; the app goes on, and the page
   assert.ok(await sameLoad(page));
   assert.deepEqual(page.pageErrors, []);
 });
+
+test('once the page has been idle, the other pages\' chunks are in the cache: Weather then fetches nothing', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await showsHeading(page, 'Greeter');
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const wasm = new Map();
+  cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
+    if (new URL(request.url).pathname.endsWith('.wasm')) wasm.set(requestId, { url: request.url, cached: false });
+  });
+  // From the memory cache (requestServedFromCache) or the disk cache (fromDiskCache).
+  cdp.on('Network.requestServedFromCache', ({ requestId }) => {
+    if (wasm.has(requestId)) wasm.get(requestId).cached = true;
+  });
+  cdp.on('Network.responseReceived', ({ requestId, response }) => {
+    if (wasm.has(requestId) && response.fromDiskCache) wasm.get(requestId).cached = true;
+  });
+  // index.html lists every chunk for the idle fetch (tools/split.mjs); wait until each has come.
+  const chunks = await page.evaluate(async () => {
+    const html = await (await fetch('/', { cache: 'no-store' })).text();
+    return [...html.matchAll(/"(\/[a-z_]+\d*-[0-9a-f]{16}\.wasm)"/g)].map((match) => match[1]);
+  });
+  assert.ok(chunks.length > 10, `index.html lists the chunks: ${chunks.length}`);
+  await page.waitForFunction((chunks) => {
+    const done = new Set(performance.getEntriesByType('resource')
+      .filter((entry) => entry.responseEnd > 0).map((entry) => new URL(entry.name).pathname));
+    return chunks.every((chunk) => done.has(chunk));
+  }, chunks, { timeout: 30_000 });
+
+  wasm.clear();
+  await page.click('nav a[href="/weather"]');
+  await showsHeading(page, 'Weather');
+  await page.waitForSelector('#city-search');
+  const fetched = [...wasm.values()];
+  assert.ok(fetched.some(({ url }) => /\/split_weather-/.test(url)), 'the Weather page asked for its chunk');
+  assert.deepEqual(fetched.filter(({ cached }) => !cached).map(({ url }) => url), [], 'every chunk came from the cache');
+  assert.deepEqual(page.pageErrors, []);
+});

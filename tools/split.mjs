@@ -12,8 +12,11 @@
 //      wasm-opt is off, index.html: it cannot read a wasm that keeps its relocations);
 //   4. the chunks and the loader are named by their content's hash (`name-<16 hex>`, which
 //      the server caches as immutable), the main glue and wasm take the place of Trunk's
-//      under Trunk's names, and index.html gets their new integrity hashes and a preload of
-//      the loader, which the glue imports.
+//      under Trunk's names, and index.html gets their new integrity hashes, a preload of
+//      the loader, which the glue imports, and a small script that fetches every chunk into
+//      the browser's cache once the page has loaded and then been idle for a few seconds
+//      (never while the first load is on its way), so a later page does not wait on its
+//      chunks.
 //
 // Written by hand: neither Trunk nor wasm-split has a step that puts the split app where
 // Trunk put the whole one.
@@ -45,6 +48,9 @@ function run(program, args) {
   }
 }
 
+// How long after the page's load the chunks start to come (see the comment at the top).
+const PREFETCH_AFTER_MS = 3000;
+
 const hash16 = (data) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 const integrity = (data) => `sha384-${createHash('sha384').update(data).digest('base64')}`;
 
@@ -73,10 +79,12 @@ try {
 
   let loader = readFileSync(join(split, '__wasm_split.js'), 'utf8');
   const chunks = readdirSync(split).filter((name) => name.endsWith('.wasm') && name !== 'frontend.wasm');
+  const hashedChunks = [];
   for (const chunk of chunks) {
     const data = optimised(join(split, chunk));
     const hashed = `${chunk.slice(0, -'.wasm'.length)}-${hash16(data)}.wasm`;
     writeFileSync(join(staging, hashed), data);
+    hashedChunks.push(hashed);
     const reference = `"./${chunk}"`;
     if (!loader.includes(reference)) throw new Error(`__wasm_split.js does not load ${chunk}`);
     loader = loader.replaceAll(reference, `"./${hashed}"`);
@@ -107,6 +115,23 @@ try {
     '</head>',
     `<link rel="modulepreload" href="${publicUrl}${loaderName}" crossorigin="anonymous" integrity="${integrity(loader)}"></head>`,
   );
+  // Four fetches at a time at the lowest priority; the same request as the loader's, so
+  // its fetch finds the answer in the cache (the chunks are cached as immutable).
+  const urls = JSON.stringify(hashedChunks.map((name) => `${publicUrl}${name}`));
+  const prefetch = `<script type="module">
+// The app's other parts, fetched into the cache when the page is idle (tools/split.mjs).
+const queue = ${urls};
+const idle = (run) => (window.requestIdleCallback ? requestIdleCallback(run, { timeout: 2000 }) : setTimeout(run, 0));
+const worker = async () => {
+  for (let url; (url = queue.shift()); ) {
+    try { await (await fetch(url, { priority: 'low' })).arrayBuffer(); } catch { return; }
+  }
+};
+const start = () => setTimeout(() => idle(() => { for (let n = 0; n < 4; n += 1) worker(); }), ${PREFETCH_AFTER_MS});
+if (document.readyState === 'complete') start(); else addEventListener('load', start, { once: true });
+</script>`;
+  if (!html.includes('</body>')) throw new Error('index.html has no </body>');
+  html = html.replace('</body>', `${prefetch}\n</body>`);
   writeFileSync(indexPath, html);
   console.log(`split the app: main ${wasm.length} B, ${chunks.length} chunks, loader ${loaderName}`);
 } finally {
