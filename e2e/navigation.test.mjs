@@ -167,3 +167,15 @@ test('once the page has been idle, the other pages\' chunks are in the cache: We
   assert.deepEqual(fetched.filter(({ cached }) => !cached).map(({ url }) => url), [], 'every chunk came from the cache');
   assert.deepEqual(page.pageErrors, []);
 });
+
+test('pointing at a nav link starts fetching that page\'s code before the click', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await showsHeading(page, 'Greeter');
+  const requested = page.waitForRequest((request) => /\/split_chat-[0-9a-f]{16}\.wasm$/.test(request.url()), { timeout: 5_000 });
+  await page.hover('nav a[href="/chat"]');
+  await requested;
+  assert.equal(await heading(page), 'Greeter', 'pointing at the link did not open the page');
+  await page.click('nav a[href="/chat"]');
+  await showsHeading(page, 'Chat');
+  assert.deepEqual(page.pageErrors, []);
+});

@@ -14,26 +14,29 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_split_helpers::{SplitLoaderError, wasm_split};
 
-use crate::pages::{ApiPage, BlogPage, ChatPage, FilesPage, InteropPage, PostPage, WeatherPage};
+use crate::{
+    pages::{ApiPage, BlogPage, ChatPage, FilesPage, InteropPage, PostPage, WeatherPage},
+    route::Page,
+};
 
 type Loaded = Result<AnyView, SplitLoaderError>;
 
-#[wasm_split(weather, fallible)]
+#[wasm_split(weather, fallible, preload(preload_weather))]
 fn weather() -> Loaded {
     Ok(view! { <WeatherPage /> }.into_any())
 }
 
-#[wasm_split(chat, fallible)]
+#[wasm_split(chat, fallible, preload(preload_chat))]
 fn chat() -> Loaded {
     Ok(view! { <ChatPage /> }.into_any())
 }
 
-#[wasm_split(files, fallible)]
+#[wasm_split(files, fallible, preload(preload_files))]
 fn files() -> Loaded {
     Ok(view! { <FilesPage /> }.into_any())
 }
 
-#[wasm_split(blog, fallible)]
+#[wasm_split(blog, fallible, preload(preload_blog))]
 fn blog() -> Loaded {
     Ok(view! { <BlogPage /> }.into_any())
 }
@@ -44,12 +47,12 @@ fn post(id: String) -> Loaded {
     Ok(view! { <PostPage id /> }.into_any())
 }
 
-#[wasm_split(api, fallible)]
+#[wasm_split(api, fallible, preload(preload_api))]
 fn api() -> Loaded {
     Ok(view! { <ApiPage /> }.into_any())
 }
 
-#[wasm_split(interop, fallible)]
+#[wasm_split(interop, fallible, preload(preload_interop))]
 fn interop() -> Loaded {
     Ok(view! { <InteropPage /> }.into_any())
 }
@@ -157,4 +160,22 @@ pub fn inspector_drawer() -> AnyView {
 
 pub fn greeter_streams() -> AnyView {
     show(greeter_streams_chunk().boxed_local())
+}
+
+/// Starts fetching a page's chunks when a visitor shows the intent to open it (a pointer on
+/// its link, or the link focused), so the click finds them on their way or there. A failed
+/// fetch is not shown here: the page's own load tries again and says so.
+pub fn preload(page: &Page) {
+    let load = match page {
+        Page::Weather => preload_weather().boxed_local(),
+        Page::Chat => preload_chat().boxed_local(),
+        Page::Files => preload_files().boxed_local(),
+        Page::Blog | Page::Post(_) => preload_blog().boxed_local(),
+        Page::Api => preload_api().boxed_local(),
+        Page::Interop => preload_interop().boxed_local(),
+        Page::Greeter | Page::NotFound => return,
+    };
+    leptos::task::spawn_local(async move {
+        let _ = load.await;
+    });
 }

@@ -169,7 +169,7 @@ fn decode(segment: &str) -> String {
 }
 
 /// A link in the nav: `aria-current="page"` while its page, or with `exact` unset a page
-/// under its path, is shown.
+/// under its path, is shown; pointing at it or focusing it starts loading its page's code.
 #[component]
 pub fn NavLink(
     href: &'static str,
@@ -188,7 +188,13 @@ pub fn NavLink(
         };
         active.then_some("page")
     };
-    view! { <a href=href aria-current=current>{children()}</a> }
+    // The page's code starts to come before the click (`lazy::preload`).
+    let intent = move || crate::lazy::preload(&Page::of(href));
+    view! {
+        <a href=href aria-current=current on:pointerenter=move |_| intent() on:focus=move |_| intent()>
+            {children()}
+        </a>
+    }
 }
 
 #[cfg(test)]
