@@ -24,11 +24,18 @@ const find = (pattern) => {
 const loaderName = find(/^split-[0-9a-f]{16}\.js$/);
 const loader = readFileSync(join(dist, loaderName), 'utf8');
 // Each loadable unit: `const __chunk_N = makeLoad(() => { … "./FILE" … }, [deps])` or
-// `export const __wasm_split_load_NAME = wrapAsyncCb(makeLoad(() => { … }, [deps]))`.
+// `export const __wasm_split_load_NAME = wrapAsyncCb(makeLoad(() => { … }, [deps]))`; a
+// shared chunk in a pack (tools/packs.mjs) reads `__pack_K()`, defined as
+// `const __pack_K = packOf(new URL("./FILE", …))`.
+const packs = new Map(
+  [...loader.matchAll(/const (__pack_\d+) = packOf\(new URL\("\.\/([^"]+)"/g)].map(([, pack, file]) => [pack, file]),
+);
 const units = new Map();
-const unit = /(?:const (__chunk_\d+)|export const __wasm_split_load_(\w+)) = (?:wrapAsyncCb\()?makeLoad\(\(\) => \{\s*const src = fetch\(new URL\("\.\/([^"]+)"[\s\S]*?\n\}\s*,\s*\[([^\]]*)\]/g;
-for (const [, chunk, split, file, deps] of loader.matchAll(unit)) {
-  units.set(chunk ?? split, { file, deps: deps.split(',').map((dep) => dep.trim()).filter(Boolean), split: !chunk });
+const unit = /(?:const (__chunk_\d+)|export const __wasm_split_load_(\w+)) = (?:wrapAsyncCb\()?makeLoad\(\(\) => \{\s*const src = (?:fetch\(new URL\("\.\/([^"]+)"|(__pack_\d+)\(\))[\s\S]*?\n\}\s*,\s*\[([^\]]*)\]/g;
+for (const [, chunk, split, file, pack, deps] of loader.matchAll(unit)) {
+  const from = file ?? packs.get(pack);
+  if (!from) throw new Error(`${loaderName}: ${pack} is not defined`);
+  units.set(chunk ?? split, { file: from, deps: deps.split(',').map((dep) => dep.trim()).filter(Boolean), split: !chunk });
 }
 if (units.size === 0) throw new Error(`${loaderName}: no chunks found (has wasm-split's loader changed?)`);
 
@@ -38,7 +45,9 @@ const closure = (name, seen = new Set()) => {
   for (const dep of units.get(name).deps) closure(dep, seen);
   return seen;
 };
-const sum = (names) => [...names].reduce((total, name) => total + gz(units.get(name).file), 0);
+// The files the units come from: a pack is fetched once for all of its chunks.
+const filesOf = (names) => new Set([...names].map((name) => units.get(name).file));
+const sum = (names) => [...filesOf(names)].reduce((total, file) => total + gz(file), 0);
 
 const first = [
   'index.html',
@@ -57,8 +66,8 @@ console.log('each split point\'s first use, beyond the first load: own chunk + t
 const splits = [...units].filter(([, info]) => info.split).map(([name]) => name).sort();
 for (const name of splits) {
   const needs = closure(name);
-  console.log(`  ${name}: ${kb(sum(needs))} in ${needs.size} files`);
+  console.log(`  ${name}: ${kb(sum(needs))} in ${filesOf(needs).size} files`);
 }
 const everything = new Set(units.keys());
 const all = firstWasmJs + sum(everything);
-console.log(`the whole app, wasm + JS: ${kb(all)} (${all} B) in ${everything.size + 3} files`);
+console.log(`the whole app, wasm + JS: ${kb(all)} (${all} B) in ${filesOf(everything).size + 3} files`);

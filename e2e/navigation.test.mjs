@@ -103,32 +103,38 @@ test('a link to something that is not a page of the app is a real load', async (
   assert.equal(await sameLoad(page), false);
 });
 
-test('a page whose code cannot be fetched says so; the app goes on, and the page comes when it can', async () => {
-  const page = await openPage(browser, `${server.url}/`);
-  await showsHeading(page, 'Greeter');
-  await mark(page);
-  // The Weather page's own chunk (tools/split.mjs names it split_weather-<hash>.wasm).
-  const chunk = /\/split_weather-[0-9a-f]{16}\.wasm$/;
-  await page.route(chunk, (route) => route.abort('internetdisconnected'));
-  await page.click('nav a[href="/weather"]');
-  await page.waitForSelector('main .error[role="alert"]');
-  assert.match(await page.textContent('main .error'), /This part of the app could not be loaded: failed to load split module/);
-  assert.equal(await page.isVisible('main button:has-text("Reload")'), true);
+// The Weather page's own chunk, and the packs of shared chunks it needs (tools/split.mjs
+// names them split_weather-<hash>.wasm and chunks-<hash>.bin): either missing, the page
+// says so; once they can be had, it comes, without a reload (a failed fetch is not kept).
+for (const [what, blocked] of [
+  ['its own chunk', /\/split_weather-[0-9a-f]{16}\.wasm$/],
+  ['a pack of shared chunks', /\/chunks-[0-9a-f]{16}\.bin$/],
+]) {
+  test(`a page whose code (${what}) cannot be fetched says so; the app goes on, and the page comes when it can`, async () => {
+    const page = await openPage(browser, `${server.url}/`);
+    await showsHeading(page, 'Greeter');
+    await mark(page);
+    await page.route(blocked, (route) => route.abort('internetdisconnected'));
+    await page.click('nav a[href="/weather"]');
+    await page.waitForSelector('main .error[role="alert"]');
+    assert.match(await page.textContent('main .error'), /This part of the app could not be loaded: failed to load split module/);
+    assert.equal(await page.isVisible('main button:has-text("Reload")'), true);
 
-  // The rest of the app still works.
-  await page.click('nav a[href="/"]');
-  await showsHeading(page, 'Greeter');
-  await page.click('#hello-send');
-  await page.waitForSelector('#hello-reply');
+    // The rest of the app still works.
+    await page.click('nav a[href="/"]');
+    await showsHeading(page, 'Greeter');
+    await page.click('#hello-send');
+    await page.waitForSelector('#hello-reply');
 
-  // Once the chunk can be had, showing the page again fetches it: no reload needed.
-  await page.unroute(chunk);
-  await page.click('nav a[href="/weather"]');
-  await showsHeading(page, 'Weather');
-  await page.waitForSelector('#city-search');
-  assert.ok(await sameLoad(page));
-  assert.deepEqual(page.pageErrors, []);
-});
+    // Once the code can be had, showing the page again fetches it: no reload needed.
+    await page.unroute(blocked);
+    await page.click('nav a[href="/weather"]');
+    await showsHeading(page, 'Weather');
+    await page.waitForSelector('#city-search');
+    assert.ok(await sameLoad(page));
+    assert.deepEqual(page.pageErrors, []);
+  });
+}
 
 test('once the page has been idle, the other pages\' chunks are in the cache: Weather then fetches nothing', async () => {
   const page = await openPage(browser, `${server.url}/`);
@@ -137,7 +143,7 @@ test('once the page has been idle, the other pages\' chunks are in the cache: We
   await cdp.send('Network.enable');
   const wasm = new Map();
   cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
-    if (new URL(request.url).pathname.endsWith('.wasm')) wasm.set(requestId, { url: request.url, cached: false });
+    if (/\.(wasm|bin)$/.test(new URL(request.url).pathname)) wasm.set(requestId, { url: request.url, cached: false });
   });
   // From the memory cache (requestServedFromCache) or the disk cache (fromDiskCache).
   cdp.on('Network.requestServedFromCache', ({ requestId }) => {
@@ -149,9 +155,10 @@ test('once the page has been idle, the other pages\' chunks are in the cache: We
   // index.html lists every chunk for the idle fetch (tools/split.mjs); wait until each has come.
   const chunks = await page.evaluate(async () => {
     const html = await (await fetch('/', { cache: 'no-store' })).text();
-    return [...html.matchAll(/"(\/[a-z_]+\d*-[0-9a-f]{16}\.wasm)"/g)].map((match) => match[1]);
+    return [...html.matchAll(/"(\/[a-z_]+\d*-[0-9a-f]{16}\.(?:wasm|bin))"/g)].map((match) => match[1]);
   });
-  assert.ok(chunks.length > 10, `index.html lists the chunks: ${chunks.length}`);
+  assert.ok(chunks.some((chunk) => /^\/split_weather-/.test(chunk)), `index.html lists Weather's chunk: ${chunks}`);
+  assert.ok(chunks.some((chunk) => /^\/chunks-.*\.bin$/.test(chunk)), `index.html lists the packs: ${chunks}`);
   await page.waitForFunction((chunks) => {
     const done = new Set(performance.getEntriesByType('resource')
       .filter((entry) => entry.responseEnd > 0).map((entry) => new URL(entry.name).pathname));

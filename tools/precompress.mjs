@@ -14,7 +14,7 @@ const dir = process.env.TRUNK_STAGING_DIR ?? process.argv[2];
 if (!dir) throw new Error('usage: TRUNK_STAGING_DIR=dist node tools/precompress.mjs (or the directory as argument)');
 if (process.env.TRUNK_PROFILE && process.env.TRUNK_PROFILE !== 'release') process.exit(0);
 
-const COMPRESSIBLE = /\.(wasm|js|css|html|svg|json|txt)$/;
+const COMPRESSIBLE = /\.(wasm|bin|js|css|html|svg|json|txt)$/;
 for (const name of readdirSync(dir)) {
   const path = join(dir, name);
   if (!COMPRESSIBLE.test(name) || !statSync(path).isFile()) continue;

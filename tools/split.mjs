@@ -10,8 +10,11 @@
 //      exports the chunks import;
 //   3. release builds: `wasm-opt -Oz` on the main module and on every chunk (Trunk's own
 //      wasm-opt is off, index.html: it cannot read a wasm that keeps its relocations);
-//   4. the chunks and the loader are named by their content's hash (`name-<16 hex>`, which
-//      the server caches as immutable), the main glue and wasm take the place of Trunk's
+//   4. the shared chunks go into a few packs, a file each (tools/packs.mjs: 87 requests
+//      were too many for a slow network);
+//   5. the chunks, the packs and the loader are named by their content's hash
+//      (`name-<16 hex>`, which the server caches as immutable), the main glue and wasm take
+//      the place of Trunk's
 //      under Trunk's names, and index.html gets their new integrity hashes, a preload of
 //      the loader, which the glue imports, and a small script that fetches every chunk into
 //      the browser's cache once the page has loaded and then been idle for a few seconds
@@ -26,6 +29,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { packSharedChunks } from './packs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const staging = process.env.TRUNK_STAGING_DIR;
@@ -77,11 +82,23 @@ try {
     return readFileSync(out);
   };
 
-  let loader = readFileSync(join(split, '__wasm_split.js'), 'utf8');
   const chunks = readdirSync(split).filter((name) => name.endsWith('.wasm') && name !== 'frontend.wasm');
+  const chunkData = new Map(chunks.map((chunk) => [chunk, optimised(join(split, chunk))]));
+  // The shared chunks in a few packs (tools/packs.mjs); the split points' own chunks and the
+  // shared chunks left alone keep a file each.
+  const { loader: packed, packs } = packSharedChunks(
+    readFileSync(join(split, '__wasm_split.js'), 'utf8'),
+    (chunk) => chunkData.get(chunk),
+    (data) => `chunks-${hash16(data)}.bin`,
+  );
+  let loader = packed;
   const hashedChunks = [];
-  for (const chunk of chunks) {
-    const data = optimised(join(split, chunk));
+  for (const pack of packs) {
+    writeFileSync(join(staging, pack.name), pack.data);
+    hashedChunks.push(pack.name);
+    for (const chunk of pack.chunks) chunkData.delete(chunk);
+  }
+  for (const [chunk, data] of chunkData) {
     const hashed = `${chunk.slice(0, -'.wasm'.length)}-${hash16(data)}.wasm`;
     writeFileSync(join(staging, hashed), data);
     hashedChunks.push(hashed);
@@ -133,7 +150,7 @@ if (document.readyState === 'complete') start(); else addEventListener('load', s
   if (!html.includes('</body>')) throw new Error('index.html has no </body>');
   html = html.replace('</body>', `${prefetch}\n</body>`);
   writeFileSync(indexPath, html);
-  console.log(`split the app: main ${wasm.length} B, ${chunks.length} chunks, loader ${loaderName}`);
+  console.log(`split the app: main ${wasm.length} B, ${chunks.length} chunks in ${hashedChunks.length} files, loader ${loaderName}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

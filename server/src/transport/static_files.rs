@@ -320,6 +320,8 @@ mod tests {
         // The app's chunks and their loader (tools/split.mjs).
         assert!(is_hashed_asset("/split_weather-82725f9528da9cd9.wasm"));
         assert!(is_hashed_asset("/chunk_13-a956f5891e41fa86.wasm"));
+        // Shared chunks packed together (tools/packs.mjs).
+        assert!(is_hashed_asset("/chunks-b718a5500db9d4cc.bin"));
         assert!(is_hashed_asset("/split-2c2fafb5be514581.js"));
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/weather"));
