@@ -21,9 +21,12 @@ import { gzipSync } from 'node:zlib';
 
 // What a request is worth in bytes. On Chromium's "Fast 3G" (150 ms round trips, 1.6
 // Mbit/s, six connections) a request's round trip is about 25 ms of a page's wait, the time
-// of 5 KB; on a fast network it is worth less. 2 KB sits between: measured, it cuts
-// Weather's 49 files to 7 without making any page but the status details decoder dearer
-// (BENCHMARKS.md).
+// of 5 KB; on a fast network it is worth less. 2 KB sits between. Measured against 0, 512,
+// 1,024, 3,072 and 4,096 (BENCHMARKS.md, "Shared chunks in packs"), it gave the largest
+// page, Weather, its smallest cost (113.2 KB in 6 files; 122.7 KB in 49 unpacked) and the
+// chunks 345.4 KB gzipped together (375.8 KB unpacked); a page may fetch a few KB it does
+// not use (the status details decoder 23.3 KB instead of 12.1), and none waits on more than
+// six files.
 const REQUEST_BYTES = 2048;
 
 const gzSize = (buffers) => gzipSync(Buffer.concat(buffers), { level: 9 }).length;
