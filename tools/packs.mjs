@@ -31,8 +31,9 @@ const REQUEST_BYTES = 2048;
 
 const gzSize = (buffers) => gzipSync(Buffer.concat(buffers), { level: 9 }).length;
 
-// One shared chunk's loader as wasm-split 0.2 writes it.
-const SHARED = /\/\* ([^*\n]+) \*\/\nconst (__chunk_\d+) = makeLoad\(\(\) => \{\n {4}const src = fetch\(new URL\("\.\/([^"]+)", import\.meta\.url\)\);\n {4}src\.catch\(\(\) => \{\}\);\n {4}return async \(imports\) => \(WebAssembly\.instantiateStreaming\(src, imports\)\);\n\}\n, \[\]\);\n/g;
+// One shared chunk's loader as wasm-split 0.2 writes it (debug builds wrap the instantiation
+// in `debugWrap`, which names a chunk from another build).
+const SHARED = /\/\* ([^*\n]+) \*\/\nconst (__chunk_\d+) = makeLoad\(\(\) => \{\n {4}const src = fetch\(new URL\("\.\/([^"]+)", import\.meta\.url\)\);\n {4}src\.catch\(\(\) => \{\}\);\n {4}return async \(imports\) => (debugWrap)?\(WebAssembly\.instantiateStreaming\(src, imports\)\);\n\}\n, \[\]\);\n/g;
 
 // Groups chunks (`{ pages: Set, data: Buffer }`) into packs, as said at the top.
 export function group(chunks, requestBytes = REQUEST_BYTES) {
@@ -42,6 +43,18 @@ export function group(chunks, requestBytes = REQUEST_BYTES) {
     pages: new Set(chunk.pages),
     size: gzSize([chunk.data]),
   }));
+  // The gzipped size of two packs merged, kept while both are: each step then compresses
+  // only the merges with the pack it made (debug builds' chunks took 22 s without).
+  const mergedSizes = new WeakMap();
+  const mergedSize = (a, b, chunks) => {
+    if (!mergedSizes.has(a)) mergedSizes.set(a, new WeakMap());
+    let size = mergedSizes.get(a).get(b);
+    if (size === undefined) {
+      size = gzSize(chunks.map((chunk) => chunk.data));
+      mergedSizes.get(a).set(b, size);
+    }
+    return size;
+  };
   for (;;) {
     let best;
     for (let i = 0; i < packs.length; i += 1) {
@@ -52,7 +65,7 @@ export function group(chunks, requestBytes = REQUEST_BYTES) {
         // The merged pack is at least as big as the bigger one: skip what cannot win.
         if (pages.size * (Math.max(a.size, b.size) + requestBytes) - before >= (best?.gain ?? 0)) continue;
         const merged = { chunks: [...a.chunks, ...b.chunks], pages };
-        merged.size = gzSize(merged.chunks.map((chunk) => chunk.data));
+        merged.size = mergedSize(a, b, merged.chunks);
         const gain = cost(merged) - before;
         if (gain < (best?.gain ?? 0)) best = { i, j, merged, gain };
       }
@@ -87,10 +100,11 @@ const PACK_OF = `function packOf(url) {
 // file name a pack is written under. Returns the new loader and the packs to write
 // (`{ name, data }`); chunks left alone stay as they are, and their files with them.
 export function packSharedChunks(loader, read, name) {
-  const shared = [...loader.matchAll(SHARED)].map(([text, sets, id, file]) => ({
+  const shared = [...loader.matchAll(SHARED)].map(([text, sets, id, file, wrap]) => ({
     text,
     id,
     file,
+    wrap: wrap ?? '',
     pages: new Set(sets.split(', ')),
     data: read(file),
   }));
@@ -109,7 +123,7 @@ export function packSharedChunks(loader, read, name) {
       const own = `/* ${[...chunk.pages].join(', ')} (in ${packName}) */
 const ${chunk.id} = makeLoad(() => {
     const src = ${packId}();
-    return async (imports) => (WebAssembly.instantiate(new Uint8Array(await src, ${offset}, ${chunk.data.length}), imports));
+    return async (imports) => ${chunk.wrap}(WebAssembly.instantiate(new Uint8Array(await src, ${offset}, ${chunk.data.length}), imports));
 }
 , []);
 `;
