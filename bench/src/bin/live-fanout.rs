@@ -10,8 +10,8 @@
 use std::{
     path::PathBuf,
     sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use proto::weather::v1::{
     SearchCitiesRequest, WatchRequest, watch_event, weather_service_client::WeatherServiceClient,
 };
-use tokio::sync::{Barrier, mpsc};
+use tokio::sync::Barrier;
 use tonic::transport::{Channel, Endpoint};
 
 /// Measures live-update fan-out on the release server.
@@ -115,17 +115,23 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
     }
 
     let baseline_rss = rss_bytes(pid)?;
-    let (latencies, mut received) = mpsc::unbounded_channel::<u64>();
+    let latencies = Arc::new(Latencies {
+        measuring: AtomicBool::new(false),
+        histogram: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+        ended: AtomicUsize::new(0),
+    });
     let ready = Arc::new(Barrier::new(args.subscribers + 1));
     let refused = Arc::new(AtomicUsize::new(0));
     for n in 0..args.subscribers {
         let channel: Channel = channels[n % channels.len()].clone();
         let city = city_ids[n % city_ids.len()].clone();
-        let (latencies, ready, refused) =
-            (latencies.clone(), Arc::clone(&ready), Arc::clone(&refused));
+        let (latencies, ready, refused) = (
+            Arc::clone(&latencies),
+            Arc::clone(&ready),
+            Arc::clone(&refused),
+        );
         tokio::spawn(subscriber(channel, city, latencies, ready, refused));
     }
-    drop(latencies);
     ready.wait().await;
     // A refused subscriber would make every figure below a lie about 10,000.
     let refused = refused.load(Ordering::Relaxed);
@@ -140,22 +146,21 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
         humantime::format_duration(args.interval)
     );
     tokio::time::sleep(args.warmup).await;
-    while received.try_recv().is_ok() {}
 
     let loaded_rss = rss_bytes(pid)?;
     let cpu_before = cpu_ticks(pid)?;
     let own_cpu_before = cpu_ticks(std::process::id())?;
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let window = tokio::time::sleep(args.duration);
-    tokio::pin!(window);
-    loop {
-        tokio::select! {
-            () = &mut window => break,
-            latency = received.recv() => match latency {
-                Some(micros) => histogram.saturating_record(micros.max(1)),
-                None => return Err("every subscriber stopped".into()),
-            },
-        }
+    latencies.measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(args.duration).await;
+    latencies.measuring.store(false, Ordering::Relaxed);
+    let histogram = latencies.histogram.lock().expect("not poisoned").clone();
+    let ended = latencies.ended.load(Ordering::Relaxed);
+    if ended > 0 {
+        return Err(format!(
+            "{ended} of {} subscribers' streams ended during the run",
+            args.subscribers
+        )
+        .into());
     }
     let cpu = (cpu_ticks(pid)? - cpu_before) as f64 / clock_ticks_per_second() as f64;
     // The tool's own share: it runs on the same cores, and its work is in the latency.
@@ -209,11 +214,23 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
     Ok(())
 }
 
-/// One Watch stream: reports the latency of every update after the first.
+/// The updates' latencies, recorded by the subscriber that receives each, under a lock
+/// (uncontended but for a moment now and then) rather than sent to a task that records
+/// them: a message and a woken task per update were a third of this tool's CPU, on the cores
+/// the server runs on (BENCHMARKS.md, "A lighter subscriber tool").
+struct Latencies {
+    /// Set for the measured window only.
+    measuring: AtomicBool,
+    histogram: Mutex<Histogram<u64>>,
+    /// Streams that ended after their first reading: none should, while the server runs.
+    ended: AtomicUsize,
+}
+
+/// One Watch stream: records the latency of every update after the first.
 async fn subscriber(
     channel: Channel,
     city: String,
-    latencies: mpsc::UnboundedSender<u64>,
+    latencies: Arc<Latencies>,
     ready: Arc<Barrier>,
     refused: Arc<AtomicUsize>,
 ) {
@@ -250,8 +267,13 @@ async fn subscriber(
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as i128);
-            if latencies.send((now - observed).max(0) as u64).is_err() {
-                return;
+            if latencies.measuring.load(Ordering::Relaxed) {
+                let micros = (now - observed).max(1) as u64;
+                latencies
+                    .histogram
+                    .lock()
+                    .expect("not poisoned")
+                    .saturating_record(micros);
             }
         }
     }
@@ -259,6 +281,8 @@ async fn subscriber(
     if first {
         refused.fetch_add(1, Ordering::Relaxed);
         ready.wait().await;
+    } else {
+        latencies.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
 
