@@ -89,6 +89,13 @@ pub fn test() -> Result<(), String> {
     report.step("unit and integration tests (cargo test)", || {
         run_command(cargo().args(["test", "--workspace"]))
     });
+    report.step("the web build's own tools (node --test tools/)", || {
+        run_command(
+            Command::new("node")
+                .args(["--test", "tools/"])
+                .current_dir(&tools.root),
+        )
+    });
 
     // The remaining checks run the release builds, as a user would.
     let dist = build_frontend(&tools)?;
