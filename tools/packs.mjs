@@ -98,7 +98,8 @@ const PACK_OF = `function packOf(url) {
 
 // Packs the loader's shared chunks. `read(file)` gives a chunk's bytes; `name(data)` the
 // file name a pack is written under. Returns the new loader and the packs to write
-// (`{ name, data }`); chunks left alone stay as they are, and their files with them.
+// (`{ name, data, chunks }`, the chunks' files it holds); chunks left alone stay as they are,
+// and their files with them.
 export function packSharedChunks(loader, read, name) {
   const shared = [...loader.matchAll(SHARED)].map(([text, sets, id, file, wrap]) => ({
     text,
@@ -127,7 +128,7 @@ const ${chunk.id} = makeLoad(() => {
 }
 , []);
 `;
-      loader = loader.replace(chunk.text, own);
+      loader = loader.replace(chunk.text, () => own);
       offset += chunk.data.length;
     }
   }
