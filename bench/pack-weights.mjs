@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-import { group } from '../tools/packs.mjs';
+import { group, sharedChunks } from '../tools/packs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const linked = join(root, 'target/wasm32-unknown-unknown/wasm-release/frontend.wasm');
@@ -28,9 +28,7 @@ try {
     execFileSync(wasmOpt, ['-Oz', '--output', join(work, `${file}.opt`), join(work, file)]);
     return readFileSync(join(work, `${file}.opt`));
   };
-  const loader = readFileSync(join(work, '__wasm_split.js'), 'utf8');
-  const shared = /\/\* ([^*\n]+) \*\/\nconst __chunk_\d+ = makeLoad\(\(\) => \{\n {4}const src = fetch\(new URL\("\.\/([^"]+)"/g;
-  const chunks = [...loader.matchAll(shared)].map(([, sets, file]) => ({ pages: new Set(sets.split(', ')), data: read(file) }));
+  const chunks = sharedChunks(readFileSync(join(work, '__wasm_split.js'), 'utf8'), read);
   const gz = (data) => gzipSync(data, { level: 9 }).length;
   const own = new Map(
     readdirSync(work)

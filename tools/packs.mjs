@@ -35,6 +35,21 @@ const gzSize = (buffers) => gzipSync(Buffer.concat(buffers), { level: 9 }).lengt
 // in `debugWrap`, which names a chunk from another build).
 const SHARED = /\/\* ([^*\n]+) \*\/\nconst (__chunk_\d+) = makeLoad\(\(\) => \{\n {4}const src = fetch\(new URL\("\.\/([^"]+)", import\.meta\.url\)\);\n {4}src\.catch\(\(\) => \{\}\);\n {4}return async \(imports\) => (debugWrap)?\(WebAssembly\.instantiateStreaming\(src, imports\)\);\n\}\n, \[\]\);\n/g;
 
+// The loader's shared chunks: the split points that need each (`pages`), its file and
+// bytes (`read(file)`), and its entry in the loader.
+export function sharedChunks(loader, read) {
+  const shared = [...loader.matchAll(SHARED)].map(([text, sets, id, file, wrap]) => ({
+    text,
+    id,
+    file,
+    wrap: wrap ?? '',
+    pages: new Set(sets.split(', ')),
+    data: read(file),
+  }));
+  if (shared.length === 0) throw new Error('the loader has no shared chunk in the form tools/packs.mjs knows');
+  return shared;
+}
+
 // Groups chunks (`{ pages: Set, data: Buffer }`) into packs, as said at the top.
 export function group(chunks, requestBytes = REQUEST_BYTES) {
   const cost = (pack) => pack.pages.size * (pack.size + requestBytes);
@@ -101,15 +116,7 @@ const PACK_OF = `function packOf(url) {
 // (`{ name, data, chunks }`, the chunks' files it holds); chunks left alone stay as they are,
 // and their files with them.
 export function packSharedChunks(loader, read, name) {
-  const shared = [...loader.matchAll(SHARED)].map(([text, sets, id, file, wrap]) => ({
-    text,
-    id,
-    file,
-    wrap: wrap ?? '',
-    pages: new Set(sets.split(', ')),
-    data: read(file),
-  }));
-  if (shared.length === 0) throw new Error('the loader has no shared chunk in the form tools/packs.mjs knows');
+  const shared = sharedChunks(loader, read);
   const files = [];
   const definitions = [];
   for (const pack of group(shared)) {

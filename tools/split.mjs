@@ -14,12 +14,11 @@
 //      were too many for a slow network);
 //   5. the chunks, the packs and the loader are named by their content's hash
 //      (`name-<16 hex>`, which the server caches as immutable), the main glue and wasm take
-//      the place of Trunk's
-//      under Trunk's names, and index.html gets their new integrity hashes, a preload of
-//      the loader, which the glue imports, and a small script that fetches every chunk into
-//      the browser's cache once the page has loaded and then been idle for a few seconds
-//      (never while the first load is on its way), so a later page does not wait on its
-//      chunks.
+//      the place of Trunk's under Trunk's names, and index.html gets their new integrity
+//      hashes, a preload of the loader, which the glue imports, and a small script that
+//      fetches every chunk and pack into the browser's cache once the page has loaded and
+//      then been idle for a few seconds (never while the first load is on its way), so a
+//      later page does not wait on its chunks.
 //
 // Written by hand: neither Trunk nor wasm-split has a step that puts the split app where
 // Trunk put the whole one.
@@ -92,16 +91,16 @@ try {
     (data) => `chunks-${hash16(data)}.bin`,
   );
   let loader = packed;
-  const hashedChunks = [];
+  const hashedFiles = [];
   for (const pack of packs) {
     writeFileSync(join(staging, pack.name), pack.data);
-    hashedChunks.push(pack.name);
+    hashedFiles.push(pack.name);
     for (const chunk of pack.chunks) chunkData.delete(chunk);
   }
   for (const [chunk, data] of chunkData) {
     const hashed = `${chunk.slice(0, -'.wasm'.length)}-${hash16(data)}.wasm`;
     writeFileSync(join(staging, hashed), data);
-    hashedChunks.push(hashed);
+    hashedFiles.push(hashed);
     const reference = `"./${chunk}"`;
     if (!loader.includes(reference)) throw new Error(`__wasm_split.js does not load ${chunk}`);
     loader = loader.replaceAll(reference, `"./${hashed}"`);
@@ -134,7 +133,7 @@ try {
   );
   // Four fetches at a time at the lowest priority; the same request as the loader's, so
   // its fetch finds the answer in the cache (the chunks are cached as immutable).
-  const urls = JSON.stringify(hashedChunks.map((name) => `${publicUrl}${name}`));
+  const urls = JSON.stringify(hashedFiles.map((name) => `${publicUrl}${name}`));
   const prefetch = `<script type="module">
 // The app's other parts, fetched into the cache when the page is idle (tools/split.mjs).
 const queue = ${urls};
@@ -150,7 +149,7 @@ if (document.readyState === 'complete') start(); else addEventListener('load', s
   if (!html.includes('</body>')) throw new Error('index.html has no </body>');
   html = html.replace('</body>', `${prefetch}\n</body>`);
   writeFileSync(indexPath, html);
-  console.log(`split the app: main ${wasm.length} B, ${chunks.length} chunks in ${hashedChunks.length} files, loader ${loaderName}`);
+  console.log(`split the app: main ${wasm.length} B, ${chunks.length} chunks in ${hashedFiles.length} files, loader ${loaderName}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -218,7 +218,7 @@ async fn measure(args: &Args, address: &str, pid: u32) -> Result<(), Box<dyn std
 }
 
 /// The updates' latencies, recorded by the subscriber that receives each, under a lock
-/// (uncontended but for a moment now and then) rather than sent to a task that records
+/// (never contended: the tool runs on one thread) rather than sent to a task that records
 /// them: a message and a woken task per update were a third of this tool's CPU, on the cores
 /// the server runs on (BENCHMARKS.md, "A lighter subscriber tool").
 struct Latencies {
