@@ -38,7 +38,7 @@ try {
   );
   const kb = (bytes) => (bytes / 1000).toFixed(1);
   const report = (label, packs) => {
-    const sizes = packs.map((pack) => gz(Buffer.concat(pack.chunks.map((chunk) => chunk.data))));
+    const sizes = packs.map((pack) => pack.size);
     const total = [...own.values(), ...sizes].reduce((sum, size) => sum + size, 0);
     const pages = [...own].map(([page, bytes]) => {
       let files = 1;
@@ -53,7 +53,7 @@ try {
     console.log(`${label}: ${packs.length} files of shared chunks, all chunks ${kb(total)} KB | ${pages.join(' | ')}`);
   };
   console.log(`${chunks.length} shared chunks, ${own.size} split points (gzip -9, KB/files)`);
-  report('unpacked', chunks.map((chunk) => ({ chunks: [chunk], pages: chunk.pages })));
+  report('unpacked', chunks.map((chunk) => ({ pages: chunk.pages, size: gz(chunk.data) })));
   for (const value of values) report(`a request as ${value} B`, group(chunks, value));
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -117,6 +117,9 @@ const PACK_OF = `function packOf(url) {
 // and their files with them.
 export function packSharedChunks(loader, read, name) {
   const shared = sharedChunks(loader, read);
+  // Where the chunks' entries start: the packs' fetches are defined just before them (the
+  // entries are rewritten from there on, so this place stays).
+  const at = loader.indexOf(shared[0].text);
   const files = [];
   const definitions = [];
   for (const pack of group(shared)) {
@@ -140,7 +143,6 @@ const ${chunk.id} = makeLoad(() => {
     }
   }
   if (files.length > 0) {
-    const at = loader.indexOf('/* ');
     loader = `${loader.slice(0, at)}${PACK_OF}${definitions.join('')}${loader.slice(at)}`;
   }
   return { loader, packs: files };
